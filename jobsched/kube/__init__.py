@@ -1,0 +1,1 @@
+"""Kube adapters: the only modules that talk to the Kubernetes API or import its client."""
