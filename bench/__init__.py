@@ -1,0 +1,1 @@
+"""The benchmark harness: midnight storms against the native pipeline and the raw API ceiling."""

@@ -1,0 +1,158 @@
+"""Leader election on a coordination.k8s.io/v1 Lease, in the manner of client-go's leaderelection.
+
+A candidate takes the Lease when its holder has not renewed it for leaseDuration (judged by the
+local time at which this candidate last saw the record change, so clocks need not agree), and
+renews it every retryPeriod. A leader that has not renewed for renewDeadline gives up at once: the
+work it guards is cancelled before another candidate can take over. Leases give no fencing, so
+jobsched's writes are idempotent on their own (deterministic pod names, UID preconditions on
+bindings); leader election only keeps the work from running twice at full speed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import anyio
+import structlog
+
+from jobsched.kube.client import KubeClient
+
+log = structlog.get_logger(__name__)
+
+
+class LeadershipLost(Exception):
+    """The lease could not be renewed within renewDeadline."""
+
+
+@dataclass(frozen=True)
+class LeaseConfig:
+    name: str
+    namespace: str
+    identity: str
+    lease_duration_s: float = 15.0
+    renew_deadline_s: float = 10.0
+    retry_period_s: float = 2.0
+
+
+def _micro_time(at: dt.datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class LeaderElector:
+    def __init__(self, client: KubeClient, config: LeaseConfig) -> None:
+        self._client = client
+        self.config = config
+        self._path = f"/apis/coordination.k8s.io/v1/namespaces/{config.namespace}/leases/{config.name}"
+        self._observed: tuple[str, str] | None = None  # (holder, renewTime) as last seen
+        self._observed_at = 0.0
+        self.is_leader = False
+        self.transitions = 0
+
+    def _spec(self, previous: dict[str, Any] | None) -> dict[str, Any]:
+        now = _micro_time(dt.datetime.now(dt.UTC))
+        spec: dict[str, Any] = {
+            "holderIdentity": self.config.identity,
+            "leaseDurationSeconds": int(self.config.lease_duration_s),
+            "renewTime": now,
+            "acquireTime": now,
+            "leaseTransitions": 0,
+        }
+        if previous is not None:
+            transitions = int(previous.get("leaseTransitions") or 0)
+            if previous.get("holderIdentity") == self.config.identity:
+                spec["acquireTime"] = previous.get("acquireTime") or now
+                spec["leaseTransitions"] = transitions
+            else:
+                spec["leaseTransitions"] = transitions + 1
+        return spec
+
+    async def try_acquire_or_renew(self) -> bool:
+        """One attempt; True if we hold the lease afterwards."""
+        resp = await self._client.request("GET", self._path, timeout=self.config.retry_period_s * 2)
+        if resp.status == 404:
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.config.name, "namespace": self.config.namespace},
+                "spec": self._spec(None),
+            }
+            path = self._path.rsplit("/", 1)[0]
+            created = await self._client.request("POST", path, body, timeout=self.config.retry_period_s * 2)
+            return created.ok
+        if not resp.ok:
+            return False
+        lease = resp.json()
+        spec = lease.get("spec") or {}
+        holder = spec.get("holderIdentity") or ""
+        record = (holder, str(spec.get("renewTime")))
+        now = time.monotonic()
+        if record != self._observed:
+            self._observed, self._observed_at = record, now
+        duration = float(spec.get("leaseDurationSeconds") or self.config.lease_duration_s)
+        if holder and holder != self.config.identity and now < self._observed_at + duration:
+            return False  # someone else holds a lease that has not expired by our clock
+        lease["spec"] = self._spec(spec)
+        updated = await self._client.request("PUT", self._path, lease, timeout=self.config.retry_period_s * 2)
+        if updated.ok:
+            new_spec = updated.json()["spec"]
+            self._observed, self._observed_at = (self.config.identity, str(new_spec.get("renewTime"))), now
+        return updated.ok
+
+    async def _attempt(self) -> bool:
+        try:
+            return await self.try_acquire_or_renew()
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.warning("lease request failed", lease=self.config.name, error=repr(err))
+            return False
+
+    async def acquire(self) -> None:
+        """Waits until this candidate holds the lease."""
+        while not await self._attempt():  # noqa: ASYNC110 - polling the apiserver is the protocol
+            await anyio.sleep(self.config.retry_period_s)
+        self.is_leader = True
+        self.transitions += 1
+        log.info("became leader", lease=self.config.name, identity=self.config.identity)
+
+    async def _renew_until_lost(self) -> None:
+        last_renew = time.monotonic()
+        while True:
+            await anyio.sleep(self.config.retry_period_s)
+            with anyio.move_on_after(self.config.renew_deadline_s):
+                if await self._attempt():
+                    last_renew = time.monotonic()
+            if time.monotonic() - last_renew >= self.config.renew_deadline_s:
+                self.is_leader = False
+                raise LeadershipLost(
+                    f"could not renew lease {self.config.namespace}/{self.config.name} "
+                    f"within {self.config.renew_deadline_s:g}s"
+                )
+
+    async def run_while_leader(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Acquires, then runs work while renewing; raises LeadershipLost the moment renewal fails.
+
+        The work is cancelled before the exception leaves, so nothing it does outlives the lease.
+        """
+        await self.acquire()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._renew_until_lost)
+            await work()
+            tg.cancel_scope.cancel()
+
+    async def release(self) -> None:
+        """Hands the lease back on a clean shutdown so a standby need not wait leaseDuration."""
+        if not self.is_leader:
+            return
+        with anyio.move_on_after(2):
+            resp = await self._client.request("GET", self._path)
+            if resp.ok:
+                lease = resp.json()
+                if lease["spec"].get("holderIdentity") == self.config.identity:
+                    lease["spec"]["holderIdentity"] = ""
+                    lease["spec"]["leaseDurationSeconds"] = 1
+                    await self._client.request("PUT", self._path, lease)
+        self.is_leader = False
