@@ -44,9 +44,67 @@ def _dev_cluster(args: argparse.Namespace) -> int:
     raise AssertionError(args.action)
 
 
+def _run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from jobsched.runtime import logs, supervisor
+    from jobsched.settings import SettingsError, load_settings
+
+    logs.configure(args.log_level)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as err:
+        print(f"jobsched: bad configuration: {err}", file=sys.stderr)
+        return 2
+    if args.no_cron:
+        settings = dataclasses.replace(settings, cron=dataclasses.replace(settings.cron, enabled=False))
+    if args.port is not None:
+        settings = dataclasses.replace(settings, server=dataclasses.replace(settings.server, port=args.port))
+    if args.leader_elect is not None:
+        le = dataclasses.replace(settings.leader_election, enabled=args.leader_elect)
+        settings = dataclasses.replace(settings, leader_election=le)
+
+    async def main() -> None:
+        await supervisor.run(settings, args.kubeconfig, args.identity)
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        import anyio
+
+        anyio.run(main)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from jobsched import validate
+
+    return validate.main(args.files)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the scheduler (and cron engine) against KUBECONFIG or in-cluster")
+    run.add_argument("--config", default=None, help="settings YAML (default: built-in defaults)")
+    run.add_argument(
+        "--kubeconfig", default=None, help="kubeconfig file (default: KUBECONFIG, then in-cluster)"
+    )
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument("--identity", default=None, help="leader-election identity (default: hostname_pid)")
+    run.add_argument("--port", type=int, default=None, help="metrics/health port (0 picks a free one)")
+    run.add_argument("--no-cron", action="store_true", help="schedule only; do not run the cron engine")
+    le = run.add_mutually_exclusive_group()
+    le.add_argument("--leader-elect", dest="leader_elect", action="store_true", default=None)
+    le.add_argument("--no-leader-elect", dest="leader_elect", action="store_false")
+    run.set_defaults(func=_run)
+
+    val = sub.add_parser("validate", help="lint cron ConfigMap YAML files offline")
+    val.add_argument("files", nargs="+")
+    val.set_defaults(func=_validate)
 
     dev = sub.add_parser("dev-cluster", help="build, start and stop the local control plane")
     dev.add_argument("action", choices=["up", "down", "nodes", "native-up", "native-down", "env"])

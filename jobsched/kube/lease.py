@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,7 +132,7 @@ class LeaderElector:
                     f"within {self.config.renew_deadline_s:g}s"
                 )
 
-    async def run_while_leader(self, work: Callable[[], Awaitable[None]]) -> None:
+    async def run_while_leader(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Acquires, then runs work while renewing; raises LeadershipLost the moment renewal fails.
 
         The work is cancelled before the exception leaves, so nothing it does outlives the lease.
