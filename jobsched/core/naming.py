@@ -1,0 +1,93 @@
+"""Deterministic names, labels and annotations for the object created for one cron slot.
+
+Exactly-once firing rests on the name: a second attempt at the same slot (a retry, a restart, a new
+leader) creates an object with the same name and gets AlreadyExists. So the name must be a function of
+(namespace, configmap, entry, slot) alone, and two different slots or entries must never share one.
+
+Name format: ``<configmap>-<entry>-<unix minutes>-<hash>``, where the hash is 10 hex digits of SHA-256
+over the full identity, and the readable part is cut short when needed to stay a DNS-1123 label of at most
+63 characters (Pod names become hostnames). Unlike batch/v1's ``<cronjob>-<unix minutes>``, the hash is
+always present: configmap and entry names may both contain dashes, so "a-b" + "c" and "a" + "b-c" would
+otherwise collide in one namespace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Final
+
+from jobsched import LABEL_PREFIX
+from jobsched.core.cronspec import CronEntry
+
+SCHEDULED_TIME_ANNOTATION: Final = LABEL_PREFIX + "scheduled-time"
+DOMAINS_ANNOTATION: Final = LABEL_PREFIX + "domains"
+# The scheduler orders its queue by this; spec.priority is not used because the Priority admission
+# plugin rejects pods that set it without a matching priorityClassName.
+PRIORITY_ANNOTATION: Final = LABEL_PREFIX + "priority"
+ENTRY_LABEL: Final = LABEL_PREFIX + "entry"
+CONFIGMAP_LABEL: Final = LABEL_PREFIX + "configmap"
+
+MAX_NAME: Final = 63  # a Pod name is also its hostname: one DNS label
+# A Job's pods are named "<job>-<index>-<5 random>" by the Job controller; 52 is what batch/v1 allows a
+# CronJob name for the same reason.
+MAX_JOB_NAME: Final = 52
+HASH_HEX: Final = 10
+
+
+def identity_hash(*parts: str, length: int = HASH_HEX) -> str:
+    """A short hex digest of `parts`, unambiguous about where one part ends and the next begins."""
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    return digest[:length]
+
+
+def _unix_minutes(slot: datetime) -> int:
+    if slot.tzinfo is None:
+        raise ValueError("a slot must be a timezone-aware datetime")
+    seconds = slot.timestamp()
+    if seconds % 60:
+        raise ValueError(f"a cron slot is minute-aligned, got {slot.isoformat()}")
+    return int(seconds) // 60
+
+
+def slot_object_name(entry: CronEntry, slot: datetime) -> str:
+    """The name of the Pod or Job that runs `entry` for `slot`."""
+    minutes = _unix_minutes(slot)
+    digest = identity_hash(entry.namespace, entry.configmap, entry.name, str(minutes))
+    suffix = f"-{minutes}-{digest}"
+    limit = (MAX_JOB_NAME if entry.kind == "Job" else MAX_NAME) - len(suffix)
+    # ConfigMap names may hold dots; a hostname label may not.
+    readable = f"{entry.configmap}-{entry.name}".replace(".", "-")[:limit].rstrip("-")
+    return f"{readable}{suffix}"
+
+
+def label_value(text: str) -> str:
+    """`text` as a label value: itself when it fits 63 characters, else a prefix plus a hash of it."""
+    if len(text) <= MAX_NAME:
+        return text
+    digest = identity_hash(text)
+    prefix = text[: MAX_NAME - len(digest) - 1].rstrip("-_.")
+    return f"{prefix}-{digest}"
+
+
+def entry_label_value(entry: CronEntry) -> str:
+    """The ENTRY_LABEL value: "<configmap>.<entry>" (entry names hold no dots, so it is unambiguous)."""
+    return label_value(f"{entry.configmap}.{entry.name}")
+
+
+def rfc3339(moment: datetime) -> str:
+    """`moment` in UTC as RFC 3339 with a Z, to the second (e.g. 2026-01-01T00:00:00Z)."""
+    if moment.tzinfo is None:
+        raise ValueError("needs a timezone-aware datetime")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def slot_labels_and_annotations(entry: CronEntry, slot: datetime) -> tuple[dict[str, str], dict[str, str]]:
+    """The labels and annotations jobsched puts on every object it creates for a slot."""
+    labels = {ENTRY_LABEL: entry_label_value(entry), CONFIGMAP_LABEL: label_value(entry.configmap)}
+    annotations = {SCHEDULED_TIME_ANNOTATION: rfc3339(slot)}
+    if entry.domains:
+        annotations[DOMAINS_ANNOTATION] = ",".join(entry.domains)
+    if entry.priority is not None:
+        annotations[PRIORITY_ANNOTATION] = str(entry.priority)
+    return labels, annotations
