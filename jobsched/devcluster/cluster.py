@@ -194,8 +194,12 @@ def is_healthy(state: ClusterState) -> bool:
         return False
 
 
-def up(name: str = "dev") -> ClusterState:
-    """Starts (or reuses) the named cluster and returns its state."""
+def up(name: str = "dev", apiserver_args: tuple[str, ...] = ()) -> ClusterState:
+    """Starts (or reuses) the named cluster and returns its state.
+
+    apiserver_args are appended to kube-apiserver's flags (e.g. --watch-cache=false, which makes
+    watches read etcd directly, so a compacted resourceVersion answers 410 at once).
+    """
     existing = ClusterState.load(name)
     if existing is not None and is_healthy(existing):
         _say(f"cluster {name!r} already up at {existing.server}")
@@ -222,7 +226,7 @@ def up(name: str = "dev") -> ClusterState:
     state.save()
     try:
         _start_etcd(state)
-        _start_apiserver(state)
+        _start_apiserver(state, apiserver_args)
         _write_kubeconfig(state, state.kubeconfig, state.token, "admin")
         _start_kwok(state)
     except BaseException:
@@ -255,7 +259,7 @@ def _start_etcd(state: ClusterState) -> None:
     _wait_until("etcd", lambda: _tcp_open(state.etcd_port), state, "etcd")
 
 
-def _start_apiserver(state: ClusterState) -> None:
+def _start_apiserver(state: ClusterState, extra_args: tuple[str, ...] = ()) -> None:
     pki = state.dir / "pki"
     _spawn(
         state,
@@ -285,6 +289,7 @@ def _start_apiserver(state: ClusterState) -> None:
             "--profiling=false",
             "--event-ttl=1h",
             "--v=1",
+            *extra_args,
         ],
     )
     _wait_until("kube-apiserver", lambda: api_get(state, "/readyz")[0] == 200, state, "kube-apiserver")

@@ -86,7 +86,7 @@ class EventWriter:
     ) -> None:
         self._client = client
         self._instance = instance
-        self._busy = busy
+        self.busy = busy
         self._max_queue = max_queue
         self._in_flight = in_flight
         self._queue: OrderedDict[EventRecord, int] = OrderedDict()
@@ -123,7 +123,7 @@ class EventWriter:
             if not self._queue:
                 self._wake = anyio.Event()
                 await self._wake.wait()
-            while self._busy():  # noqa: ASYNC110 - the binder's flag is polled, not signalled
+            while self.busy():  # noqa: ASYNC110 - the binder's flag is polled, not signalled
                 await anyio.sleep(0.25)
             batch: list[tuple[EventRecord, int]] = []
             while self._queue and len(batch) < 256:

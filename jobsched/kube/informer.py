@@ -64,6 +64,14 @@ class Informer:
     synced: anyio.Event = field(default_factory=anyio.Event)
     resource_version: str = ""
     max_backoff_s: float = 30.0
+    _watch_scope: anyio.CancelScope | None = field(default=None, repr=False)
+
+    def restart_watch(self, resource_version: str | None = None) -> None:
+        """Ends the current watch so it resumes (from resource_version, if given). For tests and chaos."""
+        if resource_version is not None:
+            self.resource_version = resource_version
+        if self._watch_scope is not None:
+            self._watch_scope.cancel()
 
     async def run(self) -> None:
         """Runs until cancelled. Never returns on errors: it backs off and resumes."""
@@ -74,7 +82,10 @@ class Informer:
                 if need_list:
                     await self._list()
                     need_list = False
-                await self._watch()
+                with anyio.CancelScope() as scope:
+                    self._watch_scope = scope
+                    await self._watch()
+                self._watch_scope = None
                 backoff = 0.2  # a watch that ended normally (timeout) resumes at once
             except ResourceExpired:
                 self.stats.expired += 1
