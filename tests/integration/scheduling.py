@@ -38,24 +38,29 @@ class ClusterSlice:
         self.scheduler_name = f"js-{self.id}"
         self.nodes: list[str] = []
 
-    def settings(self, bind_in_flight: int = 32) -> Settings:
+    def config(self) -> dict[str, Any]:
+        """The config/jobsched.yaml equivalent of settings(), for a `jobsched run` process."""
+        return {"schedulerName": self.scheduler_name, "domains": self.domain_config()}
+
+    def domain_config(self) -> list[dict[str, Any]]:
         label = {TEST_LABEL: self.id}
-        domains = domains_from_config(
-            [
-                {
-                    "name": "virtual",
-                    "matchAny": [{"type": "virtual-kubelet", **label}],
-                    "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
-                    "policy": "binpack",
-                },
-                {
-                    "name": "gpu",
-                    "nodeSelector": {"nvidia.com/gpu.present": "true", **label},
-                    "policy": "spread",
-                },
-                {"name": "regular", "nodeSelector": label, "policy": "spread"},
-            ]
-        )
+        return [
+            {
+                "name": "virtual",
+                "matchAny": [{"type": "virtual-kubelet", **label}],
+                "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
+                "policy": "binpack",
+            },
+            {
+                "name": "gpu",
+                "nodeSelector": {"nvidia.com/gpu.present": "true", **label},
+                "policy": "spread",
+            },
+            {"name": "regular", "nodeSelector": label, "policy": "spread"},
+        ]
+
+    def settings(self, bind_in_flight: int = 32) -> Settings:
+        domains = domains_from_config(self.domain_config())
         return Settings(
             scheduler_name=self.scheduler_name,
             domains=domains,
