@@ -46,7 +46,7 @@ async def test_run_binds_pods_and_serves_health_and_metrics(
     config.write_text(yaml.safe_dump(bed.config()))
     port = free_port()
     log = (tmp_path / "jobsched.log").open("wb")
-    proc = subprocess.Popen(
+    proc = await anyio.open_process(
         [sys.executable, "-m", "jobsched", "run", "--no-cron", "--config", str(config),
          "--kubeconfig", str(control_plane.kubeconfig), "--port", str(port)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -54,7 +54,7 @@ async def test_run_binds_pods_and_serves_health_and_metrics(
     try:
         with anyio.fail_after(60):
             while True:
-                assert proc.poll() is None, (tmp_path / "jobsched.log").read_text()
+                assert proc.returncode is None, (tmp_path / "jobsched.log").read_text()
                 try:
                     if http_get(port, "/readyz")[0] == 200:
                         break
@@ -78,10 +78,12 @@ async def test_run_binds_pods_and_serves_health_and_metrics(
         assert "scheduler_pending_pods" in metrics
         assert "scheduler_scheduling_attempt_duration_seconds_bucket" in metrics
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0
+        with anyio.fail_after(15):
+            assert await proc.wait() == 0
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
-            proc.wait()
+            with anyio.CancelScope(shield=True):
+                await proc.wait()
         log.close()
         await bed.remove_nodes()
