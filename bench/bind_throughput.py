@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 import orjson
+from anyio.abc import Process
 
 from bench.raw import bench_pod, delete_namespace
 from jobsched.kube.binder import BindRequest, bind
@@ -130,7 +131,7 @@ async def _jobsched_round(
 ) -> tuple[float, int]:
     ns = await _namespace(client)
     log = tempfile.NamedTemporaryFile(prefix="jobsched-tp-", suffix=".log", delete=False)  # noqa: SIM115
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Process | None = None
     try:
         uids = await _create_pods(client, ns, pods, "jobsched")
         rv = (await client.get_json(f"/api/v1/namespaces/{ns}/pods", {"limit": "1"}))["metadata"][
@@ -156,16 +157,19 @@ async def _jobsched_round(
             ]
             if config:
                 cmd += ["--config", config]
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = await anyio.open_process(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         return _rate(times), len(times)
     finally:
         if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            with anyio.CancelScope(shield=True):
+                proc.send_signal(signal.SIGTERM)
+                with anyio.move_on_after(10):
+                    await proc.wait()
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
         log.close()
         await delete_namespace(client, ns)
 

@@ -1,7 +1,8 @@
 """The raw API ceiling: a plain concurrent client that creates pods, then binds them, flat out.
 
 This is the yardstick every other system is compared with in the same run: how many creates and
-binds per second this apiserver accepts from one Python process on raw JSON. Run it alone with
+binds per second this apiserver accepts from one Python process on raw JSON. The harness's `raw`
+system uses the two phases apart (create ahead of the fire time, bind at it); run it alone with
 `python -m bench.raw --pods 2000` against KUBECONFIG (or the local dev cluster).
 """
 
@@ -10,46 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-
+from bench.kubeops import delete_namespace, fan_out
+from bench.manifests import RAW_SCHEDULER, bench_pod
 from jobsched.kube.binder import BindOutcome, BindRequest, bind
 from jobsched.kube.client import KubeClient
 
-RUN_ANNOTATION = "pod-complete.stage.kwok.x-k8s.io/delay"
-
-
-def bench_pod(
-    name: str, scheduler_name: str, run_seconds: float | None, extra_annotations: dict[str, str] | None = None
-) -> dict[str, Any]:
-    annotations = dict(extra_annotations or {})
-    if run_seconds is not None:
-        annotations[RUN_ANNOTATION] = f"{run_seconds:g}s"
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "annotations": annotations, "labels": {"jobsched.io/bench": "true"}},
-        "spec": {
-            "schedulerName": scheduler_name,
-            "restartPolicy": "Never",
-            "tolerations": [
-                {"key": "virtual-kubelet.io/provider", "operator": "Exists"},
-                {"key": "eks.tke.cloud.tencent.com/eklet", "operator": "Exists"},
-            ],
-            "containers": [
-                {
-                    "name": "job",
-                    "image": "busybox",
-                    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
-                }
-            ],
-        },
-    }
+__all__ = ["RawResult", "bench_pod", "bind_pods", "create_pods", "delete_namespace", "raw_ceiling"]
 
 
 @dataclass(frozen=True)
@@ -61,22 +33,54 @@ class RawResult:
     bind_errors: int
 
 
-async def _fan_out(count: int, in_flight: int, work: Any) -> float:
-    """Runs work(i) for i in range(count) with in_flight workers; returns elapsed seconds."""
-    next_index = 0
+@dataclass(frozen=True)
+class PhaseResult:
+    """One phase (creates or binds): how many succeeded, how many failed, in how long."""
 
-    async def worker() -> None:
-        nonlocal next_index
-        while next_index < count:
-            i = next_index
-            next_index += 1
-            await work(i)
+    done: int
+    errors: int
+    seconds: float
 
-    started = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(min(in_flight, count)):
-            tg.start_soon(worker)
-    return time.perf_counter() - started
+    @property
+    def per_s(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+async def create_pods(
+    client: KubeClient, namespace: str, bodies: Sequence[dict[str, Any]], uids: dict[str, str], in_flight: int
+) -> PhaseResult:
+    """Creates the pods, recording name -> uid in uids (the binding's precondition)."""
+    errors = 0
+
+    async def create(i: int) -> None:
+        nonlocal errors
+        resp = await client.request_retrying("POST", f"/api/v1/namespaces/{namespace}/pods", bodies[i])
+        if resp.ok:
+            meta = resp.json()["metadata"]
+            uids[meta["name"]] = meta["uid"]
+        else:
+            errors += 1
+
+    seconds = await fan_out(len(bodies), in_flight, create)
+    return PhaseResult(len(bodies) - errors, errors, seconds)
+
+
+async def bind_pods(
+    client: KubeClient, namespace: str, uids: dict[str, str], nodes: Sequence[str], in_flight: int
+) -> PhaseResult:
+    """Binds every pod in uids, round-robin over nodes."""
+    names = list(uids)
+    errors = 0
+
+    async def do_bind(i: int) -> None:
+        nonlocal errors
+        name = names[i]
+        result = await bind(client, BindRequest(namespace, name, uids[name], nodes[i % len(nodes)]))
+        if result.outcome is not BindOutcome.BOUND:
+            errors += 1
+
+    seconds = await fan_out(len(names), in_flight, do_bind)
+    return PhaseResult(len(names) - errors, errors, seconds)
 
 
 async def raw_ceiling(
@@ -89,38 +93,11 @@ async def raw_ceiling(
 ) -> RawResult:
     """Creates `pods` pods with a scheduler nobody runs, then binds them round-robin to `nodes`."""
     tag = uuid.uuid4().hex[:6]
-    uids: list[str] = [""] * pods
-    errors = {"create": 0, "bind": 0}
-
-    async def create(i: int) -> None:
-        body = bench_pod(f"raw-{tag}-{i}", "raw-bench", run_seconds)
-        resp = await client.request_retrying("POST", f"/api/v1/namespaces/{namespace}/pods", body)
-        if resp.ok:
-            uids[i] = resp.json()["metadata"]["uid"]
-        else:
-            errors["create"] += 1
-
-    async def do_bind(i: int) -> None:
-        if not uids[i]:
-            return
-        result = await bind(client, BindRequest(namespace, f"raw-{tag}-{i}", uids[i], nodes[i % len(nodes)]))
-        if result.outcome is not BindOutcome.BOUND:
-            errors["bind"] += 1
-
-    create_s = await _fan_out(pods, in_flight, create)
-    bind_s = await _fan_out(pods, in_flight, do_bind)
-    created = pods - errors["create"]
-    return RawResult(
-        pods, created / create_s, (created - errors["bind"]) / bind_s, errors["create"], errors["bind"]
-    )
-
-
-async def delete_namespace(client: KubeClient, namespace: str) -> None:
-    """Deletes the pods first: no namespace controller runs on the local control plane."""
-    await client.request(
-        "DELETE", f"/api/v1/namespaces/{namespace}/pods", params={"gracePeriodSeconds": "0"}, timeout=120
-    )
-    await client.request("DELETE", f"/api/v1/namespaces/{namespace}")
+    bodies = [bench_pod(f"raw-{tag}-{i}", RAW_SCHEDULER, run_seconds) for i in range(pods)]
+    uids: dict[str, str] = {}
+    created = await create_pods(client, namespace, bodies, uids, in_flight)
+    bound = await bind_pods(client, namespace, uids, nodes, in_flight)
+    return RawResult(pods, created.per_s, bound.per_s, created.errors, bound.errors)
 
 
 async def _main(args: argparse.Namespace) -> None:

@@ -1,0 +1,116 @@
+"""The three faces of a result: the contract's JSON, a Markdown table, and the bound-pods plot.
+
+The table is what a reader compares first (one row per system, the fire→bound percentiles and the
+correctness counts beside them); the plot shows the shape of each storm: cumulative bound pods
+against seconds after fire, on a log time axis so a one-second burst and a two-minute queue fit
+on one chart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MIN_PLOT_S = 0.01  # binds before or at the fire instant are drawn at 10 ms on the log axis
+
+
+def write_json(document: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def _s(value: Any) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _n(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if isinstance(value, float) else str(value)
+
+
+def markdown(document: Mapping[str, Any]) -> str:
+    env, scenario, runs = document["environment"], document["scenario"], document["runs"]
+    lines = [
+        f"**{scenario['crons']} crons firing at {scenario['fire_at']}** on {scenario['virtual_nodes']} virtual "
+        f"(capacity {scenario['virtual_capacity_pods']} pods) + {scenario['regular_nodes']} regular nodes; "
+        f"pods run {scenario['run_seconds']:g}s; median of {scenario['repeats']} repeat(s).",
+        "",
+        f"Machine: {env['cpus']} CPUs ({env.get('cpu_model', '?')}), {env.get('memory_gib', '?')} GiB, "
+        f"Python {env['python']} ({env.get('event_loop', '?')}); kube-apiserver {env['kubernetes']}, "
+        f"etcd {env['etcd']}, kwok {env['kwok']}; native-tuned QPS/burst {env.get('tuned_qps')}.",
+        "",
+        "| system | bound / crons | dup | missed | fallback | created p50 | bound p50 | p90 | p99 | max "
+        "| running p99 | peak binds/s | sched CPU s | sched RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, run in runs.items():
+        if "error" in run:
+            text = [line.strip() for line in str(run["error"]).splitlines() if line.strip()] or ["?"]
+            summary = text[0] if len(text) == 1 else f"{text[0]} … {text[-1]}"
+            lines.append(f"| {name} | error: {summary[:300].replace('|', '/')} |" + " |" * 12)
+            continue
+        bound, created, running = run["fire_to_bound_s"], run["fire_to_created_s"], run["fire_to_running_s"]
+        lines.append(
+            f"| {name} | {run['pods_bound']} / {run['crons']} | {run['duplicates']} | {run['missed']} "
+            f"| {run['fallback_bound']} | {_s(created['p50'])} | {_s(bound['p50'])} | {_s(bound['p90'])} "
+            f"| {_s(bound['p99'])} | {_s(bound['max'])} | {_s(running['p99'])} | {_n(run['peak_binds_per_s'])} "
+            f"| {_s(run['scheduler_cpu_s'])} "
+            f"| {_n(run['scheduler_peak_rss_mb'])} |"
+        )
+    lines += ["", "Times are seconds after the fire instant, from the harness's own watch."]
+    raw = runs.get("raw")
+    if raw and "error" not in raw:
+        lines.append(
+            f"Raw ceiling in this run: {_n(raw.get('creates_per_s'))} creates/s, "
+            f"{_n(raw.get('binds_per_s'))} binds/s "
+            f"(floor for {scenario['crons']} pods ≈ {scenario['crons'] / max(raw.get('binds_per_s') or 1, 1):.2f}s)."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(curves: Mapping[str, list[list[float]]], document: Mapping[str, Any], path: Path) -> None:
+    """Cumulative bound pods against seconds after fire, one colour per system (repeats share it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (name, repeats) in enumerate(curves.items()):
+        for repeat, times in enumerate(repeats):
+            if not times:
+                continue
+            xs = [max(t, MIN_PLOT_S) for t in times]
+            ys = list(range(1, len(xs) + 1))
+            run = document["runs"].get(name, {})
+            p99 = (run.get("fire_to_bound_s") or {}).get("p99")
+            label = f"{name} (p99 {p99:.2f}s)" if repeat == 0 and p99 is not None else None
+            ax.step(xs, ys, where="post", color=colours[index % len(colours)], label=label, alpha=0.9)
+    scenario, env = document["scenario"], document["environment"]
+    ax.axhline(scenario["crons"], color="grey", linewidth=0.6, linestyle=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds after fire (log scale)")
+    ax.set_ylabel("pods bound")
+    ax.set_title(
+        f"{scenario['crons']} crons at one instant — {env['cpus']} CPUs, kube-apiserver {env['kubernetes']}"
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    if curves:
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_all(document: Mapping[str, Any], curves: Mapping[str, list[list[float]]], out: Path) -> str:
+    """Writes out (JSON), out.md and out.png; returns the Markdown."""
+    table = markdown(document)
+    write_json(document, out)
+    out.with_suffix(".md").write_text(table)
+    plot(curves, document, out.with_suffix(".png"))
+    return table

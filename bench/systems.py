@@ -1,0 +1,315 @@
+"""The systems under test, behind one small interface the harness drives the same way for all.
+
+A system is given a fresh namespace and a fire time. `prepare` writes its inputs (CronJobs, cron
+ConfigMaps, pre-made pods), `start` launches its processes before the fire time, `fire` does
+whatever must happen at the fire time itself (only the raw client acts then; the others are
+driven by their own cron), `check` raises if a process died early, and `stop` ends every process
+it started. The harness measures all of them through the same pod watch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anyio
+import anyio.to_thread
+
+from bench import manifests
+from bench.kubeops import create_all
+from bench.raw import PhaseResult, bind_pods, create_pods
+from bench.scenario import Scenario, cron_schedule, entry_names, rfc3339
+from bench.usage import UsageSampler
+from jobsched.devcluster import cluster as devcluster
+from jobsched.kube.client import KubeClient
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_JOBSCHED_CONFIG = REPO_ROOT / "config" / "jobsched.yaml"
+STOP_GRACE_S = 10.0
+LOG_TAIL_CHARS = 2000
+
+
+class SystemFailed(Exception):
+    """The system cannot be measured (a process exited early, or it needs what is not there)."""
+
+
+@dataclass
+class RunContext:
+    """What one measured run of one system gets from the harness."""
+
+    client: KubeClient
+    scenario: Scenario
+    namespace: str
+    fire_at: datetime
+    fire_mono: float
+    kubeconfig: str
+    workdir: Path  # logs of processes the system starts
+    nodes: Sequence[dict[str, Any]]  # every node of the cluster, for systems that place pods themselves
+    cluster: devcluster.ClusterState | None  # None when the harness was given a foreign kubeconfig
+    sampler: UsageSampler = field(default_factory=UsageSampler)
+
+    @property
+    def entries(self) -> list[str]:
+        return entry_names(self.scenario.crons)
+
+
+def log_tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
+    except OSError:
+        return "(no log)"
+
+
+class System:
+    """The interface, with the defaults of a system that needs nothing at fire time."""
+
+    name: ClassVar[str]
+    minute_aligned: ClassVar[bool] = True  # fired by cron, so fire_at must be a minute boundary
+
+    def lead(self, scenario: Scenario) -> float:
+        return scenario.lead
+
+    def settings(self) -> dict[str, Any]:
+        """Client settings worth recording in the environment (QPS, concurrency)."""
+        return {}
+
+    async def prepare(self, ctx: RunContext) -> None:
+        raise NotImplementedError
+
+    async def start(self, ctx: RunContext) -> None:
+        """Starts the system's processes (before the fire time)."""
+
+    async def fire(self, ctx: RunContext) -> None:
+        """Runs from just before the fire time until the system has done its part."""
+
+    def check(self) -> None:
+        """Raises SystemFailed if the system can no longer produce results."""
+
+    def stop(self) -> None:
+        """Stops every process the system started; idempotent and synchronous (runs in finally)."""
+
+    def extra(self) -> dict[str, Any]:
+        """System-specific figures added to the run's record."""
+        return {}
+
+
+class Native(System):
+    """batch/v1 CronJobs + kube-controller-manager (cronjob, job, GC) + kube-scheduler."""
+
+    name = "native"
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "kube-scheduler": {"qps": 50, "burst": 100},
+        "kube-controller-manager": {"qps": 20, "burst": 30},
+        "upstream_defaults": True,
+    }
+
+    def __init__(self, qps: int = 0) -> None:
+        self.qps = qps
+        self._cluster: devcluster.ClusterState | None = None
+
+    def settings(self) -> dict[str, Any]:
+        if not self.qps:
+            return dict(self.DEFAULTS)
+        tuned = {"qps": self.qps, "burst": self.qps}
+        return {"kube-scheduler": tuned, "kube-controller-manager": tuned, "upstream_defaults": False}
+
+    async def prepare(self, ctx: RunContext) -> None:
+        if ctx.cluster is None:
+            raise SystemFailed(
+                f"{self.name} needs the harness's local control plane (it starts kube-controller-manager "
+                "and kube-scheduler itself); run without --kubeconfig, or on a devcluster kubeconfig"
+            )
+        schedule = cron_schedule(ctx.fire_at)
+        bodies = [manifests.cronjob(n, schedule, ctx.scenario.run_seconds) for n in ctx.entries]
+        await create_all(ctx.client, f"/apis/batch/v1/namespaces/{ctx.namespace}/cronjobs", bodies)
+
+    async def start(self, ctx: RunContext) -> None:
+        assert ctx.cluster is not None
+        self._cluster = ctx.cluster
+        await anyio.to_thread.run_sync(devcluster.start_native, ctx.cluster, self.qps, self.qps)
+        ctx.sampler.track(ctx.cluster.pids[n] for n in devcluster.NATIVE_PROCESSES)
+
+    def check(self) -> None:
+        if self._cluster is None:
+            return
+        alive = {n for n, _ in devcluster.running_pids(self._cluster)}
+        for name in devcluster.NATIVE_PROCESSES:
+            if name not in alive:
+                tail = log_tail(self._cluster.dir / f"{name}.log")
+                raise SystemFailed(f"{name} exited during the run; last log lines:\n{tail}")
+
+    def stop(self) -> None:
+        if self._cluster is not None:
+            devcluster.stop_native(self._cluster)
+            self._cluster = None
+
+
+class NativeTuned(Native):
+    name = "native-tuned"
+
+
+class Jobsched(System):
+    """The real scheduler and cron engine, as a separate `python -m jobsched run` process."""
+
+    name = "jobsched"
+
+    def __init__(self, config: Path = DEFAULT_JOBSCHED_CONFIG) -> None:
+        self.config = config
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: Path | None = None
+
+    def settings(self) -> dict[str, Any]:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(self.config.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return {"config": str(self.config)}
+        return {"config": str(self.config), "api": loaded.get("api", {})}
+
+    async def prepare(self, ctx: RunContext) -> None:
+        maps = manifests.cron_configmaps(ctx.entries, cron_schedule(ctx.fire_at), ctx.scenario.run_seconds)
+        await create_all(ctx.client, f"/api/v1/namespaces/{ctx.namespace}/configmaps", maps, in_flight=4)
+
+    async def start(self, ctx: RunContext) -> None:
+        self._log = ctx.workdir / f"jobsched-{ctx.namespace}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "jobsched",
+            "run",
+            "--kubeconfig",
+            ctx.kubeconfig,
+            "--config",
+            str(self.config),
+        ]
+        self._proc = await anyio.to_thread.run_sync(spawn, command, self._log)
+        ctx.sampler.track([self._proc.pid])
+        await anyio.sleep(0.5)
+        self.check()
+
+    def check(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            code = self._proc.returncode
+            self._proc = None
+            log = self._log or Path("/nonexistent")
+            raise SystemFailed(
+                f"`jobsched run` exited early with code {code}; log {log}, last lines:\n{log_tail(log)}"
+            )
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Starts command in its own session (so stopping it reaches its children), output to log_path."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
+
+
+def placement_targets(nodes: Sequence[dict[str, Any]], count: int) -> list[str]:
+    """Node names for count pods, round-robin, virtual nodes first while their pods limit lasts.
+
+    The raw client needs no scheduler, but it honours capacity, so its fallback count is the one a
+    perfect scheduler would have.
+    """
+    from bench.measure import VIRTUAL, node_domain
+
+    def limit(node: dict[str, Any]) -> int:
+        text = str(((node.get("status") or {}).get("allocatable") or {}).get("pods", "110"))
+        return int(float(text[:-1]) * 1000) if text.endswith("k") else int(float(text))
+
+    targets: list[str] = []
+    for domain_first in (True, False):
+        free = {n["metadata"]["name"]: limit(n) for n in nodes if (node_domain(n) == VIRTUAL) == domain_first}
+        while len(targets) < count and any(free.values()):
+            for name in list(free):
+                if free[name] > 0 and len(targets) < count:
+                    targets.append(name)
+                    free[name] -= 1
+    if not targets:
+        raise SystemFailed("raw: no node has room for a pod")
+    while len(targets) < count:  # overcommitted: the apiserver does not check, kwok runs them anyway
+        targets.append(targets[len(targets) % len(targets)])
+    return targets
+
+
+class Raw(System):
+    """A plain concurrent client: pods made before the fire time, all bound at it. The ceiling."""
+
+    name = "raw"
+    minute_aligned = False
+
+    def __init__(self, in_flight: int = 64) -> None:
+        self.in_flight = in_flight
+        self._uids: dict[str, str] = {}
+        self._created: PhaseResult | None = None
+        self._bound: PhaseResult | None = None
+
+    def lead(self, scenario: Scenario) -> float:
+        # Pre-creating runs at ≈ 800 pods/s; leave twice that, and two seconds for the watch.
+        return scenario.lead_s if scenario.lead_s is not None else 3.0 + scenario.crons / 400
+
+    def settings(self) -> dict[str, Any]:
+        return {"in_flight": self.in_flight, "connections": self.in_flight}
+
+    async def prepare(self, ctx: RunContext) -> None:
+        scheduled = rfc3339(ctx.fire_at)
+        bodies = [manifests.slot_pod(n, scheduled, ctx.scenario.run_seconds) for n in ctx.entries]
+        self._uids = {}
+        self._created = await create_pods(ctx.client, ctx.namespace, bodies, self._uids, self.in_flight)
+
+    async def fire(self, ctx: RunContext) -> None:
+        targets = placement_targets(ctx.nodes, len(self._uids))
+        await anyio.sleep(max(0.0, ctx.fire_mono - time.monotonic()))
+        self._bound = await bind_pods(ctx.client, ctx.namespace, self._uids, targets, self.in_flight)
+
+    def extra(self) -> dict[str, Any]:
+        created, bound = self._created, self._bound
+        return {
+            "creates_per_s": round(created.per_s, 1) if created else None,
+            "binds_per_s": round(bound.per_s, 1) if bound else None,
+            "create_errors": created.errors if created else None,
+            "bind_errors": bound.errors if bound else None,
+        }
+
+
+SYSTEM_NAMES = ("jobsched", "native", "native-tuned", "raw")
+
+
+def make_system(name: str, tuned_qps: int, jobsched_config: Path, raw_in_flight: int) -> System:
+    if name == "native":
+        return Native(qps=0)
+    if name == "native-tuned":
+        return NativeTuned(qps=tuned_qps)
+    if name == "jobsched":
+        return Jobsched(jobsched_config)
+    if name == "raw":
+        return Raw(raw_in_flight)
+    raise ValueError(f"systems: unknown system {name!r} (choose from {', '.join(SYSTEM_NAMES)})")

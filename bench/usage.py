@@ -1,0 +1,49 @@
+"""CPU seconds and peak RSS of the scheduler processes under test, sampled with psutil.
+
+Peak RSS needs sampling (a process's own high-water mark is not visible from outside on every
+kernel); the harness samples once a second and once more just before it stops the processes, so the
+CPU total covers the whole run. Children (e.g. worker processes) are included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psutil  # type: ignore[import-untyped]
+
+
+@dataclass
+class UsageSampler:
+    """Tracks a set of PIDs; sample() often, then read cpu_s and peak_rss_mb."""
+
+    pids: list[int] = field(default_factory=list)
+    cpu_by_pid: dict[int, float] = field(default_factory=dict)
+    peak_rss_bytes: int = 0
+
+    def track(self, pids: Iterable[int]) -> None:
+        self.pids.extend(pids)
+
+    def sample(self) -> None:
+        rss = 0
+        for pid in self.pids:
+            try:
+                proc = psutil.Process(pid)
+                family = [proc, *proc.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for member in family:
+                with contextlib.suppress(psutil.Error):
+                    times = member.cpu_times()
+                    self.cpu_by_pid[member.pid] = times.user + times.system
+                    rss += member.memory_info().rss
+        self.peak_rss_bytes = max(self.peak_rss_bytes, rss)
+
+    @property
+    def cpu_s(self) -> float | None:
+        return round(sum(self.cpu_by_pid.values()), 2) if self.cpu_by_pid else None
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        return round(self.peak_rss_bytes / 2**20, 1) if self.peak_rss_bytes else None
