@@ -60,6 +60,10 @@ def _run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, cron=dataclasses.replace(settings.cron, enabled=False))
     if args.port is not None:
         settings = dataclasses.replace(settings, server=dataclasses.replace(settings.server, port=args.port))
+    if args.address is not None:
+        settings = dataclasses.replace(
+            settings, server=dataclasses.replace(settings.server, address=args.address)
+        )
     if args.leader_elect is not None:
         le = dataclasses.replace(settings.leader_election, enabled=args.leader_elect)
         settings = dataclasses.replace(settings, leader_election=le)
@@ -84,6 +88,12 @@ def _validate(args: argparse.Namespace) -> int:
     return validate.main(args.files)
 
 
+def _status(args: argparse.Namespace) -> int:
+    from jobsched.runtime.cron_status import status_main
+
+    return status_main(args.kubeconfig, args.namespace)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     run.add_argument("--identity", default=None, help="leader-election identity (default: hostname_pid)")
     run.add_argument("--port", type=int, default=None, help="metrics/health port (0 picks a free one)")
+    run.add_argument("--address", default=None, help="metrics/health listen address (config: server.address)")
     run.add_argument("--no-cron", action="store_true", help="schedule only; do not run the cron engine")
     le = run.add_mutually_exclusive_group()
     le.add_argument("--leader-elect", dest="leader_elect", action="store_true", default=None)
@@ -105,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="lint cron ConfigMap YAML files offline")
     val.add_argument("files", nargs="+")
     val.set_defaults(func=_validate)
+
+    status = sub.add_parser(
+        "status", help="show each cron entry's last schedule, last success and active runs"
+    )
+    status.add_argument("-n", "--namespace", default=None, help="only this namespace (default: all)")
+    status.add_argument("--kubeconfig", default=None)
+    status.set_defaults(func=_status)
 
     dev = sub.add_parser("dev-cluster", help="build, start and stop the local control plane")
     dev.add_argument("action", choices=["up", "down", "nodes", "native-up", "native-down", "env"])

@@ -1,0 +1,186 @@
+"""The cron engine's decisions, as pure functions: how early to stage a storm, what a slot does under
+its concurrencyPolicy, which finished runs to prune, and how an entry's status follows from its runs.
+
+The engine (jobsched.runtime.cron_engine) only moves data between the cluster and these functions, so
+every rule the engine follows can be tested here with plain tables and hypothesis, with no API server
+and no clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from jobsched.core.cronruns import RunRecord, RunState, parse_time
+from jobsched.core.naming import rfc3339
+
+EWMA_ALPHA: Final = 0.3
+MIN_RATE_SAMPLE: Final = 10  # storms smaller than this say little about the create rate
+STATUS_KEY: Final = "status.json"
+
+
+# --- lead ----------------------------------------------------------------------------------------
+
+
+def lead_seconds(count: int, create_rate: float, *, min_lead: float, max_lead: float, margin: float) -> float:
+    """How long before its instant a storm of `count` objects must start being created.
+
+    The time to create them all at the measured rate, plus a margin, clamped to [min_lead, max_lead].
+    """
+    if create_rate <= 0:
+        return max_lead
+    return min(max_lead, max(min_lead, count / create_rate + margin))
+
+
+def ewma(previous: float | None, sample: float, alpha: float = EWMA_ALPHA) -> float:
+    """The exponentially weighted moving average after one more sample."""
+    if previous is None:
+        return sample
+    return alpha * sample + (1 - alpha) * previous
+
+
+# --- concurrencyPolicy ---------------------------------------------------------------------------
+
+
+class SlotAction(enum.Enum):
+    CREATE = "create"
+    SKIP = "skip"  # Forbid, and an earlier run is still active
+    REPLACE = "replace"  # Replace: delete `previous` first, then create
+
+
+@dataclass(frozen=True, slots=True)
+class SlotDecision:
+    action: SlotAction
+    previous: tuple[RunRecord, ...] = ()  # the active runs that caused SKIP or are to be replaced
+
+
+def earlier_active(runs: Iterable[RunRecord], slot: datetime) -> tuple[RunRecord, ...]:
+    """The entry's runs for slots before `slot` that have not finished and are not being deleted."""
+    return tuple(
+        run
+        for run in runs
+        if run.state is RunState.ACTIVE
+        and not run.deleting
+        and (run.scheduled is None or run.scheduled < slot)
+    )
+
+
+def concurrency_decision(policy: str, runs: Iterable[RunRecord], slot: datetime) -> SlotDecision:
+    """What creating `slot` means under `policy` (Allow | Forbid | Replace), given the entry's runs."""
+    if policy == "Allow":
+        return SlotDecision(SlotAction.CREATE)
+    active = earlier_active(runs, slot)
+    if not active:
+        return SlotDecision(SlotAction.CREATE)
+    if policy == "Forbid":
+        return SlotDecision(SlotAction.SKIP, active)
+    return SlotDecision(SlotAction.REPLACE, active)
+
+
+# --- history -------------------------------------------------------------------------------------
+
+
+def _newest_first(run: RunRecord) -> tuple[float, float, str]:
+    scheduled = run.scheduled.timestamp() if run.scheduled else 0.0
+    finished = run.finished.timestamp() if run.finished else 0.0
+    return (-scheduled, -finished, run.name)
+
+
+def history_to_prune(runs: Iterable[RunRecord], *, successful: int, failed: int) -> list[RunRecord]:
+    """The finished runs beyond the history limits: all but the newest `successful` succeeded and the
+    newest `failed` failed ones (newest by slot). Active runs and runs already being deleted stay."""
+    prune: list[RunRecord] = []
+    for state, keep in ((RunState.SUCCEEDED, successful), (RunState.FAILED, failed)):
+        finished = sorted((r for r in runs if r.state is state and not r.deleting), key=_newest_first)
+        prune.extend(finished[max(keep, 0) :])
+    return prune
+
+
+# --- status --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EntryStatus:
+    """batch/v1 CronJob's status fields, for one entry."""
+
+    last_schedule_time: datetime | None = None
+    last_successful_time: datetime | None = None
+    active: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def merge_status(previous: EntryStatus | None, runs: Iterable[RunRecord]) -> EntryStatus:
+    """The entry's status after seeing `runs`: times only move forward, active is what is active now.
+
+    Times survive the runs themselves, so a pruned or deleted run never takes lastScheduleTime back.
+    """
+    previous = previous or EntryStatus()
+    runs = list(runs)
+    scheduled = _latest(previous.last_schedule_time, *(r.scheduled for r in runs))
+    succeeded = _latest(
+        previous.last_successful_time,
+        *(r.finished or r.scheduled for r in runs if r.state is RunState.SUCCEEDED),
+    )
+    active = tuple(sorted(r.name for r in runs if r.state is RunState.ACTIVE and not r.deleting))
+    return EntryStatus(scheduled, succeeded, active)
+
+
+def last_scheduled(status: EntryStatus | None, runs: Iterable[RunRecord]) -> datetime | None:
+    """The last slot an entry fired: the newer of the recorded status and its newest run."""
+    recorded = status.last_schedule_time if status else None
+    return _latest(recorded, *(r.scheduled for r in runs))
+
+
+def status_document(statuses: Mapping[str, EntryStatus]) -> dict[str, Any]:
+    """The JSON stored in a status ConfigMap: {"entries": {name: {lastScheduleTime, ...}}}."""
+    entries: dict[str, Any] = {}
+    for name in sorted(statuses):
+        status = statuses[name]
+        entries[name] = {
+            "lastScheduleTime": rfc3339(status.last_schedule_time) if status.last_schedule_time else None,
+            "lastSuccessfulTime": (
+                rfc3339(status.last_successful_time) if status.last_successful_time else None
+            ),
+            "active": list(status.active),
+        }
+    return {"entries": entries}
+
+
+def parse_status_document(document: Any) -> dict[str, EntryStatus]:
+    """The inverse of `status_document`; anything malformed is skipped rather than trusted."""
+    entries = document.get("entries") if isinstance(document, Mapping) else None
+    if not isinstance(entries, Mapping):
+        return {}
+    statuses: dict[str, EntryStatus] = {}
+    for name, raw in entries.items():
+        if not isinstance(name, str) or not isinstance(raw, Mapping):
+            continue
+        active = raw.get("active")
+        statuses[name] = EntryStatus(
+            parse_time(raw.get("lastScheduleTime")),
+            parse_time(raw.get("lastSuccessfulTime")),
+            tuple(str(a) for a in active) if isinstance(active, list) else (),
+        )
+    return statuses
+
+
+# --- reporting -----------------------------------------------------------------------------------
+
+_BRACKETS = re.compile(r"\[[^\]]*\]")
+
+
+def field_label(path: str) -> str:
+    """The last component of a problem's field path, for a metric label with few values.
+
+    "data[crons.yaml].entries[3].timeZone" → "timeZone"; "data[x.yaml]" → "data".
+    """
+    bare = _BRACKETS.sub("", path)
+    return bare.rsplit(".", 1)[-1] or "unknown"

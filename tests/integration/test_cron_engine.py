@@ -1,0 +1,280 @@
+"""The cron engine on the real control plane: pre-staging, exactly once, bad input, tracking.
+
+The engine runs with a clock shifted to a few seconds before a minute boundary, so a test waits
+seconds rather than up to a minute for its "* * * * *" slot. Only the engine's clock is shifted;
+every sleep is real. The scheduler is not running, so pods stay Pending unless a test binds them.
+Time bounds (anyio.fail_after) are hang guards, not timing assertions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+import pytest
+import yaml
+
+from jobsched.core.cronspec import CronEntry, parse_configmap
+from jobsched.core.naming import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION, rfc3339, slot_object_name
+from jobsched.core.podbuild import TRACKING_FINALIZER, build_slot_object
+from jobsched.devcluster import nodes
+from jobsched.kube import pods as kube_pods
+from jobsched.kube.client import KubeClient
+from jobsched.kube.events import EventWriter
+from jobsched.runtime.cron_engine import CronEngine
+from jobsched.runtime.metrics import Metrics
+from jobsched.settings import ApiSettings, CronSettings, Settings
+
+pytestmark = pytest.mark.integration
+
+SETTINGS = Settings(
+    cron=CronSettings(min_lead_s=2.0, max_lead_s=20.0, lead_margin_s=2.0),
+    api=ApiSettings(create_in_flight=8),
+)
+CONTAINER = {"name": "job", "image": "busybox", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}
+
+
+def shifted_clock(seconds_before: float) -> tuple[Callable[[], datetime], datetime]:
+    """A clock that reads `seconds_before` a minute boundary now, and that boundary (the slot)."""
+    real = datetime.now(UTC)
+    slot = real.replace(second=0, microsecond=0) + timedelta(minutes=2)
+    offset = slot - timedelta(seconds=seconds_before) - real
+    return (lambda: datetime.now(UTC) + offset), slot
+
+
+def cron_configmap(ns: str, name: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": ns, "labels": {"jobsched.io/cron": "true"}},
+        "data": {"crons.yaml": yaml.safe_dump({"entries": entries})},
+    }
+
+
+def entry(name: str, **extra: Any) -> dict[str, Any]:
+    spec = {"containers": [CONTAINER]}
+    return {"name": name, "schedule": "* * * * *", "template": {"spec": spec}, **extra}
+
+
+@contextlib.asynccontextmanager
+async def configmap(kube: KubeClient, body: dict[str, Any]) -> AsyncIterator[list[CronEntry]]:
+    """Creates a cron ConfigMap (deleted afterwards: namespaces never finish terminating here)."""
+    ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    resp = await kube.request("POST", f"/api/v1/namespaces/{ns}/configmaps", body)
+    assert resp.status == 201, resp.message()
+    try:
+        yield parse_configmap(body)[0]
+    finally:
+        await kube.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/{name}")
+
+
+@contextlib.asynccontextmanager
+async def running(
+    kube: KubeClient, clock: Callable[[], datetime], count: int = 1
+) -> AsyncIterator[list[tuple[CronEngine, Metrics]]]:
+    """`count` engines (replicas) with their event writers, cancelled on exit."""
+    engines = []
+    async with anyio.create_task_group() as tg:
+        for index in range(count):
+            metrics = Metrics()
+            engine_box: list[CronEngine] = []
+            events = EventWriter(
+                kube, f"test-{index}", busy=lambda box=engine_box: any(e.busy() for e in box)
+            )
+            engine = CronEngine(kube, SETTINGS, metrics, events, clock=clock)
+            engine_box.append(engine)
+            engines.append((engine, metrics))
+            tg.start_soon(events.run)
+            tg.start_soon(engine.run)
+        try:
+            yield engines
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def slot_pods(kube: KubeClient, ns: str) -> list[dict[str, Any]]:
+    reply = await kube.get_json(f"/api/v1/namespaces/{ns}/pods", {"labelSelector": ENTRY_LABEL})
+    return list(reply["items"])
+
+
+async def wait_pods(kube: KubeClient, ns: str, count: int, within_s: float = 30) -> list[dict[str, Any]]:
+    with anyio.fail_after(within_s):
+        while True:
+            found = await slot_pods(kube, ns)
+            if len(found) >= count:
+                return found
+            await anyio.sleep(0.2)
+
+
+async def wait_until(clock: Callable[[], datetime], moment: datetime) -> None:
+    await anyio.sleep(max((moment - clock()).total_seconds(), 0))
+
+
+async def wait_event(kube: KubeClient, ns: str, reason: str, within_s: float = 30) -> list[dict[str, Any]]:
+    with anyio.fail_after(within_s):
+        while True:
+            reply = await kube.get_json(f"/apis/events.k8s.io/v1/namespaces/{ns}/events")
+            found = [e for e in reply["items"] if e.get("reason") == reason]
+            if found:
+                return found
+            await anyio.sleep(0.3)
+
+
+def fires(metrics: Metrics, outcome: str) -> float:
+    return metrics.registry.get_sample_value("jobsched_cron_fires_total", {"outcome": outcome}) or 0.0
+
+
+async def test_storm_is_prestaged_before_its_slot(kube: KubeClient, namespace: str) -> None:
+    clock, slot = shifted_clock(8)
+    body = cron_configmap(namespace, "storm", [entry(f"e{i}") for i in range(20)])
+    async with configmap(kube, body) as entries, running(kube, clock) as [(_, metrics)]:
+        found = await wait_pods(kube, namespace, 20)
+        assert clock() < slot, "all 20 pods exist before the slot"
+    assert {p["metadata"]["name"] for p in found} == {slot_object_name(e, slot) for e in entries}
+    for pod in found:
+        assert pod["metadata"]["annotations"][SCHEDULED_TIME_ANNOTATION] == rfc3339(slot)
+        assert pod["metadata"]["finalizers"] == [TRACKING_FINALIZER]
+        assert pod["spec"]["schedulerName"] == "jobsched"
+        assert "nodeName" not in pod["spec"]
+    assert fires(metrics, "created") == 20
+
+
+async def test_replicas_and_restart_create_each_slot_once(kube: KubeClient, namespace: str) -> None:
+    clock, slot = shifted_clock(8)
+    body = cron_configmap(namespace, "once", [entry(f"e{i}") for i in range(20)])
+    async with configmap(kube, body) as entries:
+        # A predecessor killed half-way through staging left 10 of the 20 pods behind.
+        for item in entries[:10]:
+            result = await kube_pods.create(kube, build_slot_object(item, slot))
+            assert result.outcome is kube_pods.CreateOutcome.CREATED
+        async with running(kube, clock, count=2) as replicas:
+            await wait_pods(kube, namespace, 20)
+            await wait_until(clock, slot + timedelta(seconds=1))
+        # Each replica recovers the 10 slots already taken from the pods' scheduled-time annotation and
+        # stages only the other 10; racing each other, what one creates the other gets AlreadyExists for.
+        for _, metrics in replicas:
+            assert fires(metrics, "created") + fires(metrics, "exists") == 10
+        assert sum(fires(metrics, "created") for _, metrics in replicas) == 10
+        # A restart after the slot creates nothing and fires nothing retroactively.
+        async with running(kube, clock) as [(_, metrics)]:
+            await wait_until(clock, slot + timedelta(seconds=4))
+        assert fires(metrics, "created") == 0
+        found = await slot_pods(kube, namespace)
+    assert sorted(p["metadata"]["name"] for p in found) == sorted(slot_object_name(e, slot) for e in entries)
+
+
+async def test_bad_entry_is_reported_and_good_ones_fire(kube: KubeClient, namespace: str) -> None:
+    clock, _ = shifted_clock(6)
+    entries = [entry("good-a"), entry("mars", timeZone="Mars/Olympus_Mons"), entry("good-b")]
+    async with configmap(kube, cron_configmap(namespace, "mixed", entries)), running(kube, clock) as [(_, m)]:
+        found = await wait_pods(kube, namespace, 2)
+        events = await wait_event(kube, namespace, "InvalidCronEntry")
+    assert len(found) == 2
+    assert {p["metadata"]["labels"][ENTRY_LABEL] for p in found} == {"mixed.good-a", "mixed.good-b"}
+    assert any("entry mars" in e["note"] and "timeZone" in e["note"] for e in events), events
+    assert events[0]["type"] == "Warning"
+    assert events[0]["regarding"]["name"] == "mixed"
+    assert m.registry.get_sample_value("jobsched_cron_invalid_entries_total", {"field": "timeZone"}) == 1
+
+
+async def test_namespace_not_opted_in_creates_nothing(kube: KubeClient, namespace: str) -> None:
+    other = f"t-off-{uuid.uuid4().hex[:8]}"
+    resp = await kube.request(
+        "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}}
+    )
+    assert resp.status == 201, resp.message()
+    clock, slot = shifted_clock(5)
+    try:
+        async with (
+            configmap(kube, cron_configmap(other, "sneaky", [entry("a"), entry("b")])),
+            running(kube, clock) as [(_, metrics)],
+        ):
+            events = await wait_event(kube, other, "NamespaceNotEnabled")
+            await wait_until(clock, slot + timedelta(seconds=1))
+            assert await slot_pods(kube, other) == []
+        assert fires(metrics, "created") == 0
+        assert "has not opted in" in events[0]["note"]
+    finally:
+        await kube.request("DELETE", f"/api/v1/namespaces/{other}")
+
+
+async def test_rejected_template_is_reported_and_others_fire(kube: KubeClient, namespace: str) -> None:
+    clock, _ = shifted_clock(6)
+    bad = entry("upper")
+    bad["template"] = {"spec": {"containers": [{**CONTAINER, "name": "Not_A_DNS_Label"}]}}
+    body = cron_configmap(namespace, "rejects", [entry("fine-a"), bad, entry("fine-b")])
+    async with configmap(kube, body), running(kube, clock) as [(_, metrics)]:
+        found = await wait_pods(kube, namespace, 2)
+        events = await wait_event(kube, namespace, "InvalidCronEntry")
+    assert {p["metadata"]["labels"][ENTRY_LABEL] for p in found} == {"rejects.fine-a", "rejects.fine-b"}
+    note = events[0]["note"]
+    assert "entry upper" in note, note
+    assert "field template" in note, note
+    assert "Not_A_DNS_Label" in note, note
+    assert fires(metrics, "rejected") == 1
+    assert fires(metrics, "created") == 2
+
+
+async def test_job_mode_creates_a_job(kube: KubeClient, namespace: str) -> None:
+    clock, slot = shifted_clock(5)
+    job = entry("batchy", kind="Job")
+    job["template"] = {"spec": {"backoffLimit": 2, "template": {"spec": {"containers": [CONTAINER]}}}}
+    async with configmap(kube, cron_configmap(namespace, "jobs", [job])) as [parsed], running(kube, clock):
+        with anyio.fail_after(30):
+            while True:
+                reply = await kube.get_json(f"/apis/batch/v1/namespaces/{namespace}/jobs")
+                if reply["items"]:
+                    break
+                await anyio.sleep(0.2)
+    [created] = reply["items"]
+    assert created["metadata"]["name"] == slot_object_name(parsed, slot)
+    assert created["spec"]["backoffLimit"] == 2
+    pod_template = created["spec"]["template"]
+    assert pod_template["spec"]["schedulerName"] == "jobsched"
+    assert pod_template["metadata"]["annotations"][SCHEDULED_TIME_ANNOTATION] == rfc3339(slot)
+    assert "finalizers" not in created["metadata"]
+
+
+async def test_finalizer_released_after_success_and_status_written(kube: KubeClient, namespace: str) -> None:
+    node = f"v-{uuid.uuid4().hex[:6]}"
+    resp = await kube.request("POST", "/api/v1/nodes", nodes.node_body(node, "virtual", nodes.VIRTUAL_SHAPE))
+    assert resp.status == 201, resp.message()
+    quick = entry("quick")
+    quick["template"] = {
+        "metadata": {"annotations": {"pod-complete.stage.kwok.x-k8s.io/delay": "1s"}},
+        "spec": {
+            "containers": [CONTAINER],
+            "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}],
+        },
+    }
+    clock, slot = shifted_clock(5)
+    try:
+        async with configmap(kube, cron_configmap(namespace, "track", [quick])), running(kube, clock):
+            [pod] = await wait_pods(kube, namespace, 1)
+            name = pod["metadata"]["name"]
+            binding = {
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": {"name": name, "uid": pod["metadata"]["uid"]},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+            }
+            resp = await kube.request("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", binding)
+            assert resp.status == 201, resp.message()
+            with anyio.fail_after(60):
+                while True:
+                    pod = await kube.get_json(f"/api/v1/namespaces/{namespace}/pods/{name}")
+                    if pod["status"].get("phase") == "Succeeded" and not pod["metadata"].get("finalizers"):
+                        break
+                    await anyio.sleep(0.3)
+            status = await kube.get_json(f"/api/v1/namespaces/{namespace}/configmaps/track-jobsched-status")
+    finally:
+        await kube.request("DELETE", f"/api/v1/nodes/{node}")
+    assert status["metadata"]["labels"]["jobsched.io/status-for"] == "track"
+    recorded = yaml.safe_load(status["data"]["status.json"])["entries"]["quick"]
+    assert recorded["lastScheduleTime"] == rfc3339(slot)
+    assert recorded["lastSuccessfulTime"] is not None
+    assert recorded["active"] == []
