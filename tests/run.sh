@@ -8,6 +8,7 @@ source deploy/local/bootstrap.sh
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy (strict on jobsched/)"; mypy
 echo "== import-linter"; lint-imports
+echo "== hadolint"; hadolint Dockerfile
 echo "== control-plane binaries"; python -c 'from jobsched.devcluster import build; build.ensure_built()'
 echo "== pytest"
 set +e

@@ -2,14 +2,11 @@
 
 One harness run (raw and native-tuned, 20 crons) is shared by the count and schema tests. The
 native system fires on a cron minute boundary, so the run may wait up to a minute for it. jobsched
-gets its own run: until `jobsched run` exists the harness must report a clear error for it without
-failing the other systems; once it exists, the same counts are asserted for it.
+gets its own run, with the same counts plus the storm discipline: created before, bound after.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -96,18 +93,14 @@ def test_the_document_follows_the_contract(storm: Outcome, tmp_path: Path) -> No
     assert (tmp_path / "r.md").read_text() == table
 
 
-def jobsched_run_exists() -> bool:
-    probe = subprocess.run(
-        [sys.executable, "-m", "jobsched", "run", "--help"], capture_output=True, check=False, timeout=60
-    )
-    return probe.returncode == 0
-
-
-def test_jobsched_storm(control_plane: devcluster.ClusterState) -> None:
-    """Enabled by itself: asserts counts once `jobsched run` exists, a clear error before that."""
+def test_jobsched_storm_binds_every_slot_once_and_none_before_its_fire_time(
+    control_plane: devcluster.ClusterState,
+) -> None:
     outcome = small_storm(control_plane, ("jobsched",))
     run = outcome.document["runs"]["jobsched"]
-    if jobsched_run_exists():
-        assert_all_bound_once(run)
-    else:
-        assert "`jobsched run` exited early" in run["error"]
+    assert_all_bound_once(run)
+    # Pods are created ahead of the slot, yet the harness's watch never sees one bound before it.
+    assert run["fire_to_created_s"]["p50"] < 0
+    (curve,) = outcome.bound_curves["jobsched"]
+    assert len(curve) == CRONS
+    assert curve[0] >= 0
