@@ -88,6 +88,15 @@ def _validate(args: argparse.Namespace) -> int:
     return validate.main(args.files)
 
 
+def _next(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from jobsched import nextfire
+
+    after = datetime.fromisoformat(args.after) if args.after else None
+    return nextfire.main(args.files, args.count, after)
+
+
 def _status(args: argparse.Namespace) -> int:
     from jobsched.runtime.cron_status import status_main
 
@@ -116,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="lint cron ConfigMap YAML files offline")
     val.add_argument("files", nargs="+")
     val.set_defaults(func=_validate)
+
+    nxt = sub.add_parser(
+        "next", help="print the next fire times of cron entries in files, in UTC and local time"
+    )
+    nxt.add_argument("files", nargs="+")
+    nxt.add_argument("--count", type=int, default=5)
+    nxt.add_argument("--after", default=None, help="RFC 3339 start instant (default: now)")
+    nxt.set_defaults(func=_next)
 
     status = sub.add_parser(
         "status", help="show each cron entry's last schedule, last success and active runs"

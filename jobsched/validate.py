@@ -49,7 +49,7 @@ def validate_files(paths: Sequence[str], scheduler_name: str = SCHEDULER_NAME) -
 def _check_text(path: str, text: str, scheduler_name: str, problems: list[str], notes: list[str]) -> None:
     found = 0
     try:
-        for index, doc in enumerate(_objects(yaml.load_all(text, Loader=YAML_LOADER))):
+        for index, doc in enumerate(configmap_documents(yaml.load_all(text, Loader=YAML_LOADER))):
             if not isinstance(doc, Mapping) or doc.get("kind") != "ConfigMap":
                 kind = doc.get("kind") if isinstance(doc, Mapping) else None
                 notes.append(f"{path}: document {index + 1} ({kind or 'not an object'!s:.40}) ignored")
@@ -68,7 +68,7 @@ def _check_text(path: str, text: str, scheduler_name: str, problems: list[str], 
         notes.append(f"{path}: no ConfigMap found")
 
 
-def _objects(docs: Iterator[Any]) -> Iterator[Any]:
+def configmap_documents(docs: Iterator[Any]) -> Iterator[Any]:
     """The documents of a YAML stream, with `kind: List` items spliced in as kubectl does."""
     for doc in docs:
         if doc is None:

@@ -1,0 +1,90 @@
+"""`jobsched next`: the engine's slot math, printed in UTC and local time, DST and leap days included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobsched.core.cronslots import next_slot
+from jobsched.core.cronspec import CronEntry
+from jobsched.nextfire import main, next_fires
+
+
+def write_configmap(path: Path, entries: list[dict[str, object]]) -> Path:
+    doc = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cm", "namespace": "ns", "labels": {"jobsched.io/cron": "true"}},
+        "data": {"crons.yaml": yaml.safe_dump({"entries": entries})},
+    }
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def entry(name: str, schedule: str, zone: str = "UTC", **extra: object) -> dict[str, object]:
+    template = {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    return {"name": name, "schedule": schedule, "timeZone": zone, "template": template, **extra}
+
+
+def test_prints_utc_and_local_across_the_spring_gap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Europe/Berlin skips 02:00-03:00 on 2026-03-29: the 02:30 run fires once, at 03:00 local.
+    path = write_configmap(tmp_path / "cm.yaml", [entry("nightly", "30 2 * * *", "Europe/Berlin")])
+    assert main([str(path)], count=3, after=datetime(2026, 3, 27, 12, tzinfo=UTC)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "ns/cm/nightly  2026-03-28T01:30:00Z  2026-03-28T02:30:00+01:00 (Europe/Berlin)",
+        "ns/cm/nightly  2026-03-29T01:00:00Z  2026-03-29T03:00:00+02:00 (Europe/Berlin)",
+        "ns/cm/nightly  2026-03-30T00:30:00Z  2026-03-30T02:30:00+02:00 (Europe/Berlin)",
+    ]
+
+
+def test_suspended_entries_and_unreadable_files_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_configmap(tmp_path / "cm.yaml", [entry("paused", "@hourly", suspend=True)])
+    assert main([str(path), str(tmp_path / "missing.yaml")], count=1) == 1
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "ns/cm/paused  suspended"
+    assert "missing.yaml" in captured.err
+
+
+def leap_entry(schedule: str, zone: str = "UTC") -> CronEntry:
+    return CronEntry(namespace="ns", configmap="cm", name="leap", schedule=schedule, time_zone=zone)
+
+
+def test_the_29th_of_february_fires_only_in_leap_years() -> None:
+    fires = next_fires(leap_entry("0 0 29 2 *"), datetime(2025, 3, 1, tzinfo=UTC), 3)
+    assert [f.year for f in fires] == [2028, 2032, 2036]
+    assert all((f.month, f.day) == (2, 29) for f in fires)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
+    zone=st.sampled_from(
+        ["UTC", "Asia/Shanghai", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"]
+    ),
+)
+def test_month_end_schedules_land_on_real_days_and_advance(start: datetime, zone: str) -> None:
+    """Daily at 23:30 on the 28th-31st: every fire is a real local date, strictly increasing, and a
+    leap year's 29 February is never skipped."""
+    e = leap_entry("30 23 28-31 * *", zone)
+    after = start.replace(tzinfo=UTC)
+    fires = next_fires(e, after, 8)
+    assert all(b > a for a, b in zip([after, *fires], fires, strict=False))
+    for fire in fires:
+        local = fire.astimezone(e.zone)
+        assert local.day >= 28
+        if local.month == 2 and local.day == 28:
+            year = local.year
+            leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+            following = next_slot(e, fire).astimezone(e.zone)
+            assert (following.month, following.day) == ((2, 29) if leap else (3, 28))
+    assert fires[-1] - after < timedelta(days=120)
