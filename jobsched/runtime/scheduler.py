@@ -32,6 +32,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from jobsched.core.cache import ClusterCache
 from jobsched.core.convert import node_from_json, pod_from_json
 from jobsched.core.domains import resolve_chain
+from jobsched.core.filters import static_reason
 from jobsched.core.model import Pod
 from jobsched.core.naming import SCHEDULED_TIME_ANNOTATION
 from jobsched.core.placement import NO_NODES, Diagnosis, place_domain
@@ -337,8 +338,22 @@ class Scheduler:
             while self._gate and self._gate[0][0] <= now:
                 _, _, uid = heapq.heappop(self._gate)
                 t = self.tracked.get(uid)
-                if t is not None and t.state == "gated":
+                if t is None or t.state != "gated":
+                    continue
+                if self._still_fits(t):
                     self._to_binder(t)
+                else:  # its node went NotReady, was cordoned or tainted since placement: place again
+                    self.cache.forget(uid)
+                    t.step = 0
+                    self._route(t)
+
+    def _still_fits(self, t: Tracked) -> bool:
+        """Re-checks the usage-independent filters of a placement made ahead of its fire time."""
+        state = self.cache.node(t.node)
+        if state is None or state.domain is None:
+            return False
+        tolerations = t.pod.tolerations + state.domain.tolerations
+        return static_reason(t.pod, state.node, tolerations) is None
 
     async def retry_loop(self) -> None:
         """Moves unschedulable pods back to their first domain once capacity changed and backoff passed.

@@ -200,3 +200,28 @@ async def _expired_watch_scenario(bed: ClusterSlice, control_plane: ClusterState
         assert informer.stats.expired >= 1
         assert informer.stats.lists > lists_before
     assert len(pods) == 30
+
+
+async def test_virtual_nodes_going_not_ready_before_fire_time_send_pods_to_regular(
+    bed: ClusterSlice, control_plane: ClusterState, kube: KubeClient
+) -> None:
+    virtual = [await bed.add_node("virtual", VIRTUAL) for _ in range(2)]
+    regular = await bed.add_node("regular", NodeShape(cpu="64", memory="256Gi", pods=500))
+    fire = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    async with running_scheduler(str(control_plane.kubeconfig), bed.settings()) as scheduler:
+        await bed.create_pods(
+            [bed.pod(f"p-{i:03d}", annotations={"jobsched.io/scheduled-time": fire}) for i in range(60)]
+        )
+        with anyio.fail_after(30):
+            while sum(1 for t in scheduler.tracked.values() if t.state == "gated") < 60:  # noqa: ASYNC110
+                await anyio.sleep(0.1)
+        assert {t.node for t in scheduler.tracked.values()} <= set(virtual)
+        # What the node lifecycle controller does to a node whose kubelet stopped reporting.
+        not_ready = {"spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]}}
+        for name in virtual:
+            resp = await kube.request(
+                "PATCH", f"/api/v1/nodes/{name}", not_ready, content_type="application/merge-patch+json"
+            )
+            assert resp.ok, resp.message()
+        pods = await bed.wait_for(all_bound(60))
+    assert {node_of(p) for p in pods.values()} == {regular}
