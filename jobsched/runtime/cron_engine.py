@@ -285,7 +285,9 @@ class CronEngine:
             )
             stage_at = instant - timedelta(seconds=lead)
             if stage_at <= now:
-                log.info("staging storm", instant=instant, entries=len(members), lead_s=round(lead, 2))
+                log.info(
+                    "staging storm", instant=rfc3339(instant), entries=len(members), lead_s=round(lead, 2)
+                )
                 for entry in members:
                     self._handled[entry.key] = instant
                 self._enqueue(members, instant)

@@ -9,6 +9,7 @@ Time bounds (anyio.fail_after) are hang guards, not timing assertions.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ import anyio
 import pytest
 import yaml
 
+from bench.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import CronEntry, parse_configmap
 from jobsched.core.naming import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION, rfc3339, slot_object_name
 from jobsched.core.podbuild import TRACKING_FINALIZER, build_slot_object
@@ -114,12 +116,14 @@ async def wait_until(clock: Callable[[], datetime], moment: datetime) -> None:
     await anyio.sleep(max((moment - clock()).total_seconds(), 0))
 
 
-async def wait_event(kube: KubeClient, ns: str, reason: str, within_s: float = 30) -> list[dict[str, Any]]:
+async def wait_event(
+    kube: KubeClient, ns: str, reason: str, within_s: float = 30, count: int = 1
+) -> list[dict[str, Any]]:
     with anyio.fail_after(within_s):
         while True:
             reply = await kube.get_json(f"/apis/events.k8s.io/v1/namespaces/{ns}/events")
             found = [e for e in reply["items"] if e.get("reason") == reason]
-            if found:
+            if len(found) >= count:
                 return found
             await anyio.sleep(0.3)
 
@@ -278,3 +282,127 @@ async def test_finalizer_released_after_success_and_status_written(kube: KubeCli
     assert recorded["lastScheduleTime"] == rfc3339(slot)
     assert recorded["lastSuccessfulTime"] is not None
     assert recorded["active"] == []
+
+
+@pytest.fixture
+async def pods_cleaned(kube: KubeClient, namespace: str) -> AsyncIterator[None]:
+    """Strips and deletes the namespace's pods afterwards: jobsched.io/tracking outlives a stopped engine,
+    and no namespace controller runs here to delete them."""
+    yield
+    await strip_pod_finalizers(kube, namespace)
+    await kube.request("DELETE", f"/api/v1/namespaces/{namespace}/pods", params={"gracePeriodSeconds": "0"})
+
+
+async def previous_run(kube: KubeClient, item: CronEntry, slot: datetime) -> dict[str, Any]:
+    """The run of the slot before `slot`, still Pending (no scheduler runs here), so still active."""
+    result = await kube_pods.create(kube, build_slot_object(item, slot - timedelta(minutes=1)))
+    assert result.outcome is kube_pods.CreateOutcome.CREATED
+    assert result.obj is not None
+    return result.obj
+
+
+@pytest.mark.usefixtures("pods_cleaned")
+async def test_forbid_skips_the_slot_while_the_previous_run_is_active(
+    kube: KubeClient, namespace: str
+) -> None:
+    clock, slot = shifted_clock(5)
+    body = cron_configmap(namespace, "forbid", [entry("solo", concurrencyPolicy="Forbid")])
+    async with configmap(kube, body) as [parsed]:
+        old = await previous_run(kube, parsed, slot)
+        async with running(kube, clock) as [(_, metrics)]:
+            events = await wait_event(kube, namespace, "JobAlreadyActive")
+            await wait_until(clock, slot + timedelta(seconds=1))
+            found = await slot_pods(kube, namespace)
+    assert [p["metadata"]["name"] for p in found] == [old["metadata"]["name"]]
+    assert "deletionTimestamp" not in found[0]["metadata"]
+    assert fires(metrics, "skipped") == 1
+    assert fires(metrics, "created") == 0
+    note = events[0]["note"]
+    assert rfc3339(slot) in note, note
+    assert old["metadata"]["name"] in note, note
+
+
+@pytest.mark.usefixtures("pods_cleaned")
+async def test_replace_deletes_the_active_previous_run_and_creates_the_slot(
+    kube: KubeClient, namespace: str
+) -> None:
+    """The previous run carries jobsched.io/tracking, so the engine's delete only marks it; the engine then
+    records its outcome and releases the finalizer, and the pod is really gone."""
+    clock, slot = shifted_clock(5)
+    body = cron_configmap(namespace, "replace", [entry("solo", concurrencyPolicy="Replace")])
+    async with configmap(kube, body) as [parsed]:
+        old = await previous_run(kube, parsed, slot)
+        new_name = slot_object_name(parsed, slot)
+        async with running(kube, clock) as [(_, metrics)]:
+            with anyio.fail_after(60):
+                while True:
+                    names = {p["metadata"]["name"] for p in await slot_pods(kube, namespace)}
+                    if names == {new_name}:
+                        break
+                    await anyio.sleep(0.3)
+    assert fires(metrics, "replaced") == 1
+    assert fires(metrics, "created") == 1
+    resp = await kube.request("GET", f"/api/v1/namespaces/{namespace}/pods/{old['metadata']['name']}")
+    assert resp.status == 404
+
+
+@pytest.mark.usefixtures("pods_cleaned")
+async def test_suspended_entry_creates_nothing(kube: KubeClient, namespace: str) -> None:
+    """A sibling entry that is not suspended fires in the same slot, so the engine demonstrably ran it."""
+    clock, slot = shifted_clock(5)
+    body = cron_configmap(namespace, "susp", [entry("paused", suspend=True), entry("awake")])
+    async with configmap(kube, body), running(kube, clock) as [(_, metrics)]:
+        await wait_pods(kube, namespace, 1)
+        await wait_until(clock, slot + timedelta(seconds=3))
+        found = await slot_pods(kube, namespace)
+    assert [p["metadata"]["labels"][ENTRY_LABEL] for p in found] == ["susp.awake"]
+    assert fires(metrics, "created") == 1
+
+
+@pytest.mark.usefixtures("pods_cleaned")
+async def test_starting_deadline_fires_only_the_latest_missed_slot_within_it(
+    kube: KubeClient, namespace: str
+) -> None:
+    """After downtime (status says both entries last fired 3 minutes before the latest slot, and the
+    engine starts 30 s after that slot), "within" (deadline 90 s) fires the latest slot once and
+    reports the 2 older ones; "beyond" (deadline 10 s) fires nothing and reports all 3."""
+    clock, slot = shifted_clock(-30)
+    last = rfc3339(slot - timedelta(minutes=3))
+    recorded: dict[str, Any] = {
+        n: {"lastScheduleTime": last, "lastSuccessfulTime": None, "active": []} for n in ("within", "beyond")
+    }
+    status = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "late-jobsched-status",
+            "namespace": namespace,
+            "labels": {"jobsched.io/status-for": "late"},
+        },
+        "data": {"status.json": json.dumps({"entries": recorded})},
+    }
+    resp = await kube.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", status)
+    assert resp.status == 201, resp.message()
+    body = cron_configmap(
+        namespace,
+        "late",
+        [entry("within", startingDeadlineSeconds=90), entry("beyond", startingDeadlineSeconds=10)],
+    )
+    try:
+        async with configmap(kube, body) as [within, beyond], running(kube, clock) as [(_, metrics)]:
+            await wait_pods(kube, namespace, 1)
+            events = await wait_event(kube, namespace, "MissedSchedules", count=2)
+            found = await slot_pods(kube, namespace)
+    finally:
+        await kube.request("DELETE", f"/api/v1/namespaces/{namespace}/configmaps/late-jobsched-status")
+    # Filtered by slot: had the test been slow, the next slot (a minute later) may have been staged too.
+    at_slot = [p for p in found if p["metadata"]["annotations"][SCHEDULED_TIME_ANNOTATION] <= rfc3339(slot)]
+    assert [p["metadata"]["name"] for p in at_slot] == [slot_object_name(within, slot)]
+    notes = {e["note"].split(":")[0]: e["note"] for e in events}
+    assert set(notes) == {"entry within", "entry beyond"}
+    assert "2 slots missed" in notes["entry within"], notes
+    assert "past startingDeadlineSeconds" not in notes["entry within"], notes
+    assert "3 slots missed" in notes["entry beyond"], notes
+    assert f"the latest, {rfc3339(slot)}, is past startingDeadlineSeconds" in notes["entry beyond"], notes
+    assert beyond.name == "beyond"
+    assert metrics.registry.get_sample_value("jobsched_cron_missed_slots_total") == 5
