@@ -51,6 +51,7 @@ MACROS: Final[Mapping[str, str]] = MappingProxyType(
 )
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _FIELD_CHARS = re.compile(r"^[0-9A-Za-z*?,/-]+$")
 _MONTH_NAMES = frozenset(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])
 _DAY_NAMES = frozenset(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])
@@ -588,6 +589,16 @@ def _pod_spec(ctx: _EntryContext, path: str, spec: Mapping[str, Any]) -> None:
     restart = spec.get("restartPolicy")
     if restart is not None and restart not in RESTART_POLICIES:
         ctx.problem(f"{path}.restartPolicy", "must be Never or OnFailure: a cron pod has to finish")
+    # Whether the account exists is checked against the cluster when the entry is staged.
+    for key in ("serviceAccountName", "serviceAccount"):
+        account = spec.get(key)
+        if account is None:
+            continue
+        if not isinstance(account, str) or len(account) > 253 or not _DNS_SUBDOMAIN.match(account):
+            ctx.problem(
+                f"{path}.{key}",
+                f"{account!r:.60} is not a service account name (a DNS-1123 subdomain)",
+            )
 
 
 def _job_spec(ctx: _EntryContext, spec: Mapping[str, Any]) -> None:

@@ -7,7 +7,7 @@ mutated; jobsched's own metadata wins over the template's where both set a key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -75,3 +75,30 @@ def _pod_spec(
     if gates:
         spec["schedulingGates"] = [{"name": gate} for gate in gates]
     return spec
+
+
+SERVICE_ACCOUNT_FIELDS: Final = ("serviceAccountName", "serviceAccount")
+
+
+def service_account_refs(entry: CronEntry) -> list[tuple[str, str]]:
+    """The service accounts an entry's pods would run as: (field path in the entry, name).
+
+    Both the field and its deprecated alias `serviceAccount` are listed when set (once per distinct
+    name), since either one can decide which account the pod runs as. A template that names none runs as the namespace's `default`
+    account, which the apiserver provides; only a named one has to be checked.
+    """
+    template = entry.template
+    spec = template.get("spec")
+    path = "template.spec"
+    if entry.kind == "Job" and isinstance(spec, Mapping):
+        pod = spec.get("template")
+        spec = pod.get("spec") if isinstance(pod, Mapping) else None
+        path = "template.spec.template.spec"
+    if not isinstance(spec, Mapping):
+        return []
+    refs: list[tuple[str, str]] = []
+    for key in SERVICE_ACCOUNT_FIELDS:
+        name = spec.get(key)
+        if isinstance(name, str) and name and all(name != seen for _, seen in refs):
+            refs.append((f"{path}.{key}", name))
+    return refs

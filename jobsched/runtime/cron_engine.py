@@ -6,6 +6,10 @@ of T, starting at T - lead where the lead is sized from the storm and the create
 workers (settings.api.create_in_flight), never one sleeping task per entry. Names are deterministic,
 so a restart or a second replica that creates a slot's object again gets AlreadyExists: exactly once.
 
+Before a slot's object is created, any service account its template names must exist in the entry's
+namespace (trust model; one cached GET per account, `jobsched.kube.serviceaccounts`). A refusal by the
+apiserver (403) or a rejected template is reported as a Warning Event on the ConfigMap, never raised.
+
 Everything that can wait does wait until the burst is over (`busy()`): Events, status writes, finalizer
 removal and history pruning. Decisions are in `jobsched.core.cronplan`; this module only moves data
 between the informers, those decisions and the API.
@@ -30,11 +34,12 @@ from jobsched.core.cronruns import RunRecord, run_from_job, run_from_pod
 from jobsched.core.cronslots import due_slot, storm_groups
 from jobsched.core.cronspec import CronEntry, Problem
 from jobsched.core.naming import CONFIGMAP_LABEL, ENTRY_LABEL, entry_label_value, rfc3339, slot_object_name
-from jobsched.core.podbuild import TRACKING_FINALIZER, build_slot_object
+from jobsched.core.podbuild import TRACKING_FINALIZER, build_slot_object, service_account_refs
 from jobsched.kube import pods
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import EventRecord, EventWriter, ObjectRef
 from jobsched.kube.informer import Informer
+from jobsched.kube.serviceaccounts import Found, ServiceAccountCache
 from jobsched.runtime.cron_state import (
     STATUS_FOR_LABEL,
     ConfigMapStore,
@@ -111,6 +116,7 @@ class CronEngine:
         self.pods = RunStore(run_from_pod)
         self.jobs = RunStore(run_from_job)
         self.recorded = StatusStore()
+        self.accounts = ServiceAccountCache(client)
         self._informers = self._make_informers()
         # Planning state.
         self.entries: dict[str, CronEntry] = {}  # key -> entry, opted-in namespaces only
@@ -368,6 +374,9 @@ class CronEngine:
         if name in runs:
             self._count("exists")
             return False
+        refused = await self._check_service_accounts(entry)
+        if refused is not None:
+            return refused
         decision = cronplan.concurrency_decision(entry.concurrency_policy, runs.values(), slot)
         if decision.action is cronplan.SlotAction.SKIP:
             self._count("skipped")
@@ -395,6 +404,20 @@ class CronEngine:
         if outcome is pods.CreateOutcome.EXISTS:
             self._count("exists")
             return False
+        if outcome is pods.CreateOutcome.REJECTED and result.status == 403:
+            # Not the entry's fault: RBAC (or a quota, or a policy webhook) refuses jobsched here.
+            self._count("forbidden")
+            self._emit(
+                entry,
+                "Warning",
+                "CreateForbidden",
+                f"entry {entry.name}: the apiserver refused to let jobsched create the {entry.kind}"
+                f" for {rfc3339(slot)} in namespace {entry.namespace} (HTTP 403): {result.message}",
+            )
+            log.warning(
+                "cron object create forbidden", entry=entry.key, status=result.status, message=result.message
+            )
+            return False
         if outcome is pods.CreateOutcome.REJECTED:
             self._count("rejected")
             self._metrics.cron_invalid.labels(field="template").inc()
@@ -418,13 +441,61 @@ class CronEngine:
         )
         return True
 
+    async def _check_service_accounts(self, entry: CronEntry) -> bool | None:
+        """None when every service account the template names exists in the entry's namespace.
+
+        Otherwise the slot is not created: a missing account (or one jobsched may not look up) is
+        reported as an invalid entry, and the result says whether to try again (only when the
+        apiserver could not answer). Lookups are cached, so a storm costs one GET per account.
+        """
+        for path, account in service_account_refs(entry):
+            answer = await self.accounts.lookup(entry.namespace, account)
+            if answer.found is Found.EXISTS:
+                continue
+            if answer.found is Found.UNKNOWN:
+                log.warning(
+                    "service account lookup failed; will retry",
+                    entry=entry.key,
+                    account=account,
+                    error=answer.message,
+                )
+                return True
+            if answer.found is Found.MISSING:
+                message = (
+                    f"service account {account!r} does not exist in namespace {entry.namespace};"
+                    " a cron pod may only run as an existing service account of its own namespace"
+                )
+            else:
+                message = (
+                    f"cannot verify that service account {account!r} exists in namespace"
+                    f" {entry.namespace} ({answer.message}), so the entry does not fire"
+                )
+            self._count("rejected")
+            self._metrics.cron_invalid.labels(field=cronplan.field_label(path)).inc()
+            log.warning(
+                "invalid cron entry",
+                configmap=f"{entry.namespace}/{entry.configmap}",
+                entry=entry.name,
+                field=path,
+                message=message,
+            )
+            self._emit(
+                entry,
+                "Warning",
+                "InvalidCronEntry",
+                f"entry {entry.name}: field {path}: {message}",
+                action="Validating",
+            )
+            return False
+        return None
+
     # --- reporting -------------------------------------------------------------------------------
 
-    def _emit(self, entry: CronEntry, type_: str, reason: str, note: str) -> None:
+    def _emit(self, entry: CronEntry, type_: str, reason: str, note: str, action: str = "Scheduling") -> None:
         parsed = self._owner.get(entry.key)
         uid = parsed.uid if parsed else ""
         ref = ObjectRef("ConfigMap", entry.namespace, entry.configmap, uid)
-        self._events.emit(EventRecord(ref, type_, reason, "Scheduling", note))
+        self._events.emit(EventRecord(ref, type_, reason, action, note))
 
     def _report_problems(self, parsed: ParsedConfigMap) -> None:
         ref = ObjectRef("ConfigMap", parsed.namespace, parsed.name, parsed.uid)
@@ -467,6 +538,7 @@ class CronEngine:
                 log.exception("cron housekeeping failed; trying again later")
 
     async def _housekeep(self, limiter: anyio.CapacityLimiter) -> None:
+        self.accounts.forget_expired()
         # Outcomes are recorded (status written) before any finalizer is released.
         to_release = list(self.pods.to_release.values())
         unwritten = await self._write_statuses(limiter)

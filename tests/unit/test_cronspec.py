@@ -207,6 +207,24 @@ def test_zones_rejected(zone: str, message: str) -> None:
             "'jobsched'",
         ),
         (
+            {"template": {"spec": {**POD_TEMPLATE["spec"], "serviceAccountName": "Not_A_Name"}}},
+            "entries[0].template.spec.serviceAccountName",
+            "not a service account name",
+        ),
+        (
+            {"template": {"spec": {**POD_TEMPLATE["spec"], "serviceAccount": 7}}},
+            "entries[0].template.spec.serviceAccount",
+            "not a service account name",
+        ),
+        (
+            {
+                "kind": "Job",
+                "template": {"spec": {"template": {"metadata": {"namespace": "other"}, **POD_TEMPLATE}}},
+            },
+            "entries[0].template.spec.template.metadata.namespace",
+            "ConfigMap's namespace",
+        ),
+        (
             {"template": {"spec": {**POD_TEMPLATE["spec"], "restartPolicy": "Always"}}},
             "entries[0].template.spec.restartPolicy",
             "Never or OnFailure",

@@ -7,7 +7,7 @@ from typing import Any
 
 from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import slot_object_name
-from jobsched.core.podbuild import TRACKING_FINALIZER, build_slot_object
+from jobsched.core.podbuild import TRACKING_FINALIZER, build_slot_object, service_account_refs
 
 SLOT = datetime(2026, 1, 1, tzinfo=UTC)
 POD_TEMPLATE: dict[str, Any] = {
@@ -97,3 +97,30 @@ def test_job_body() -> None:
     assert "priority" not in pod["spec"]
     assert pod["metadata"]["annotations"]["jobsched.io/priority"] == "5"
     assert "schedulingGates" not in pod["spec"]
+
+
+def test_service_account_refs_name_the_field_to_fix() -> None:
+    """The engine checks these accounts exist before creating, and reports the field path given here."""
+    spec = {"containers": [{"name": "c", "image": "busybox"}]}
+    plain = CronEntry("batch", "crons", "a", "@daily", template={"spec": spec})
+    assert service_account_refs(plain) == []  # runs as `default`, which is not checked
+    named = CronEntry(
+        "batch", "crons", "b", "@daily", template={"spec": {**spec, "serviceAccountName": "etl"}}
+    )
+    assert service_account_refs(named) == [("template.spec.serviceAccountName", "etl")]
+    both = {**spec, "serviceAccountName": "etl", "serviceAccount": "legacy"}
+    assert service_account_refs(CronEntry("batch", "crons", "c", "@daily", template={"spec": both})) == [
+        ("template.spec.serviceAccountName", "etl"),
+        ("template.spec.serviceAccount", "legacy"),
+    ]
+    same = {**spec, "serviceAccountName": "etl", "serviceAccount": "etl"}
+    assert len(service_account_refs(CronEntry("batch", "crons", "d", "@daily", template={"spec": same}))) == 1
+    job = CronEntry(
+        "batch",
+        "crons",
+        "e",
+        "@daily",
+        kind="Job",
+        template={"spec": {"template": {"spec": {**spec, "serviceAccount": "old"}}}},
+    )
+    assert service_account_refs(job) == [("template.spec.template.spec.serviceAccount", "old")]
