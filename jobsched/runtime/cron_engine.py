@@ -178,18 +178,30 @@ class CronEngine:
         return False
 
     async def run(self) -> None:
-        """Runs until cancelled: informers, then the planner, the create workers and housekeeping."""
-        send, receive = anyio.create_memory_object_stream[_Item](max_buffer_size=math.inf)
-        self._send = send
+        """Runs until cancelled: the informers and the writing half together (one replica, no election)."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.run_informers)
+            await self.run_leader()
+            tg.cancel_scope.cancel()
+
+    async def run_informers(self) -> None:
+        """Keeps the engine's caches warm; runs on every replica, so a standby takes over warm."""
         async with anyio.create_task_group() as tg:
             for informer in self._informers:
                 tg.start_soon(informer.run)
+
+    async def run_leader(self) -> None:
+        """The writing half, only while leading: once synced, the planner, create workers and housekeeping."""
+        send, receive = anyio.create_memory_object_stream[_Item](max_buffer_size=math.inf)
+        self._send = send
+        async with anyio.create_task_group() as tg:
             await self._wait_synced()
             log.info("cron engine synced", configmaps=len(self.configmaps.configmaps))
             for _ in range(self._settings.api.create_in_flight):
                 tg.start_soon(self._worker, receive.clone())
             receive.close()
             tg.start_soon(self._housekeeping)
+            self._changed()  # plan at once from what the standby already knows
             await self._plan_loop()
 
     async def _wait_synced(self) -> None:

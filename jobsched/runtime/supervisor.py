@@ -49,13 +49,15 @@ async def run(settings: Settings, kubeconfig: str | None, identity: str | None =
         events = EventWriter(client, identity, busy=lambda: any(check() for check in busy_checks))
         scheduler = Scheduler(client, settings, metrics, events)
         busy_checks.append(scheduler.busy)
+        informer_parts: list[Callable[[], Coroutine[Any, Any, None]]] = [scheduler.run_informers]
         leader_parts: list[Callable[[], Coroutine[Any, Any, None]]] = [scheduler.run_leader]
         if settings.cron.enabled:
             from jobsched.runtime.cron_engine import CronEngine
 
             engine = CronEngine(client, settings, metrics, events)
             busy_checks.append(engine.busy)
-            leader_parts.append(engine.run)
+            informer_parts.append(engine.run_informers)
+            leader_parts.append(engine.run_leader)
 
         async def lead() -> None:
             metrics.is_leader.set(1)
@@ -84,7 +86,8 @@ async def run(settings: Settings, kubeconfig: str | None, identity: str | None =
                 tg.start_soon(
                     http.serve, settings.server.address, settings.server.port, metrics, scheduler.synced
                 )
-                tg.start_soon(scheduler.run_informers)
+                for part in informer_parts:
+                    tg.start_soon(part)
                 tg.start_soon(events.run)
                 if elector is None:
                     tg.start_soon(lead)

@@ -171,6 +171,26 @@ async def test_replicas_and_restart_create_each_slot_once(kube: KubeClient, name
     assert sorted(p["metadata"]["name"] for p in found) == sorted(slot_object_name(e, slot) for e in entries)
 
 
+async def test_standby_is_warm_and_writes_nothing_until_it_leads(kube: KubeClient, namespace: str) -> None:
+    """A standby runs only the informers: it knows every entry and writes nothing; leading, it stages."""
+    clock, slot = shifted_clock(10)
+    body = cron_configmap(namespace, "standby", [entry(f"e{i}") for i in range(10)])
+    async with configmap(kube, body) as entries, anyio.create_task_group() as tg:
+        events = EventWriter(kube, "standby", busy=lambda: False)
+        engine = CronEngine(kube, SETTINGS, Metrics(), events, clock=clock)
+        tg.start_soon(engine.run_informers)
+        with anyio.fail_after(30):
+            while (namespace, "standby") not in engine.configmaps.configmaps:  # noqa: ASYNC110 - a store has no event
+                await anyio.sleep(0.1)
+        await anyio.sleep(3)  # within the lead: a leader would have staged by now
+        assert await slot_pods(kube, namespace) == []
+        tg.start_soon(engine.run_leader)  # takes over with its caches already filled
+        found = await wait_pods(kube, namespace, 10)
+        assert clock() < slot
+        tg.cancel_scope.cancel()
+    assert sorted(p["metadata"]["name"] for p in found) == sorted(slot_object_name(e, slot) for e in entries)
+
+
 async def test_bad_entry_is_reported_and_good_ones_fire(kube: KubeClient, namespace: str) -> None:
     clock, _ = shifted_clock(6)
     entries = [entry("good-a"), entry("mars", timeZone="Mars/Olympus_Mons"), entry("good-b")]
