@@ -60,6 +60,8 @@ _FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
 _ZONE_PART = re.compile(r"^[A-Za-z.\-_0-9+]{1,14}$")
 # Bounds the work a YAML alias bomb can cause when a template is copied.
 MAX_TEMPLATE_NODES: Final = 20_000
+# Bounds the recursion in checking, freezing and hashing a template (a pod spec needs about 12).
+MAX_TEMPLATE_DEPTH: Final = 100
 
 
 class CronSpecError(ValueError):
@@ -340,6 +342,10 @@ def _parse_text(
     except RecursionError:
         report.add(None, where, "invalid YAML: nested too deeply")
         return
+    except ValueError as exc:
+        # Not YAMLErrors: an integer over Python's 4300 digits, or a lone surrogate in the text.
+        report.add(None, where, f"invalid YAML: {str(exc).split(';')[0]:.200}")
+        return
     if isinstance(doc, Mapping):
         unknown = [k for k in doc if k != "entries"]
         if unknown:
@@ -354,7 +360,8 @@ def _parse_text(
         report.add(None, prefix.rstrip(".") or where, "must be a list of entries")
         return
     for index, raw in enumerate(doc):
-        ctx = _EntryContext(report, namespace, configmap, scheduler_name, f"{prefix}[{index}]", f"#{index}")
+        path = f"{prefix.rstrip('.')}[{index}]"  # "data[a.yaml][0]" for a bare list, not "data[a.yaml].[0]"
+        ctx = _EntryContext(report, namespace, configmap, scheduler_name, path, f"#{index}")
         entry = _parse_entry(raw, ctx)
         if entry is not None:
             yield ctx.path, entry
@@ -504,7 +511,7 @@ def _template(ctx: _EntryContext, value: Any, kind: str) -> Mapping[str, Any] | 
         ctx.problem("template", f"required: a {'job' if kind == 'Job' else 'pod'} template mapping")
         return None
     budget = [MAX_TEMPLATE_NODES]
-    if not _json_like(ctx, "template", value, budget):
+    if not _json_like(ctx, "template", value, budget, 0):
         return None
     _metadata(ctx, "template.metadata", value.get("metadata"), top=True)
     spec = value.get("spec")
@@ -517,22 +524,25 @@ def _template(ctx: _EntryContext, value: Any, kind: str) -> Mapping[str, Any] | 
     return value
 
 
-def _json_like(ctx: _EntryContext, path: str, value: Any, budget: list[int]) -> bool:
+def _json_like(ctx: _EntryContext, path: str, value: Any, budget: list[int], depth: int) -> bool:
     """Whether `value` is plain JSON data (what the API server would store); reports the first offence."""
     budget[0] -= 1
     if budget[0] < 0:
         ctx.problem("template", f"too large: more than {MAX_TEMPLATE_NODES} values")
+        return False
+    if depth > MAX_TEMPLATE_DEPTH:
+        ctx.problem("template", f"nested too deeply: more than {MAX_TEMPLATE_DEPTH} levels")
         return False
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 ctx.problem(path, f"key {key!r:.40} must be a string; quote it")
                 return False
-            if not _json_like(ctx, f"{path}.{key}", item, budget):
+            if not _json_like(ctx, f"{path}.{key}", item, budget, depth + 1):
                 return False
         return True
     if isinstance(value, list):
-        return all(_json_like(ctx, f"{path}[{i}]", item, budget) for i, item in enumerate(value))
+        return all(_json_like(ctx, f"{path}[{i}]", item, budget, depth + 1) for i, item in enumerate(value))
     if isinstance(value, float) and not math.isfinite(value):
         ctx.problem(path, "must be a finite number")
         return False
