@@ -48,6 +48,17 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+NOTE_MAX_BYTES = 1024  # the apiserver's limit, counted in UTF-8 bytes, not characters
+
+
+def _fit_note(note: str) -> str:
+    """The note cut to fit, never inside a multi-byte character (a longer one is refused with 422)."""
+    encoded = note.encode()
+    if len(encoded) <= NOTE_MAX_BYTES:
+        return note
+    return encoded[:NOTE_MAX_BYTES].decode(errors="ignore")
+
+
 def event_body(record: EventRecord, count: int, instance: str) -> dict[str, object]:
     ref = record.regarding
     regarding: dict[str, str] = {"kind": ref.kind, "namespace": ref.namespace, "name": ref.name}
@@ -65,7 +76,7 @@ def event_body(record: EventRecord, count: int, instance: str) -> dict[str, obje
         "action": record.action,
         "reason": record.reason,
         "regarding": regarding,
-        "note": record.note[:1024],
+        "note": _fit_note(record.note),
         "type": record.type,
     }
     if count > 1:

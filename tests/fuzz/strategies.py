@@ -627,8 +627,7 @@ NAME_MUTATIONS: list[tuple[str, Mutation, bool]] = [
     ("no name", _drop("name"), False),
 ]
 # Kept out of the ConfigMaps sent to the apiserver:
-# "long unknown field": its Event is refused, see test_event_notes.py; live once that is fixed.
-_PURE_ONLY = {"template too large", "long unknown field"}
+_PURE_ONLY = {"template too large"}
 
 
 @st.composite
