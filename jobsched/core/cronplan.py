@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -105,11 +105,18 @@ def history_to_prune(runs: Iterable[RunRecord], *, successful: int, failed: int)
 
 @dataclass(frozen=True, slots=True)
 class EntryStatus:
-    """batch/v1 CronJob's status fields, for one entry."""
+    """batch/v1 CronJob's status fields, for one entry, plus when jobsched first saw it.
+
+    tracked_since plays the part of a CronJob's creationTimestamp: slots after it were due. A leader
+    that takes over an entry with no run for a slot after tracked_since knows that slot was missed
+    (its predecessor died before creating it) and fires it; an entry without it is new, and starts
+    with its next slot.
+    """
 
     last_schedule_time: datetime | None = None
     last_successful_time: datetime | None = None
     active: tuple[str, ...] = field(default_factory=tuple)
+    tracked_since: datetime | None = None
 
 
 def _latest(*moments: datetime | None) -> datetime | None:
@@ -130,7 +137,19 @@ def merge_status(previous: EntryStatus | None, runs: Iterable[RunRecord]) -> Ent
         *(r.finished or r.scheduled for r in runs if r.state is RunState.SUCCEEDED),
     )
     active = tuple(sorted(r.name for r in runs if r.state is RunState.ACTIVE and not r.deleting))
-    return EntryStatus(scheduled, succeeded, active)
+    return EntryStatus(scheduled, succeeded, active, previous.tracked_since)
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
+
+
+def first_sight(recorded: EntryStatus | None, runs: Iterable[RunRecord], now: datetime) -> EntryStatus:
+    """An entry's status when a leader first takes it on: what was recorded and what its runs show,
+    tracked since the recorded instant (the entry's slots after it were due), or since now if new."""
+    status = merge_status(recorded, runs)
+    return replace(status, tracked_since=_earliest(status.tracked_since, now))
 
 
 def last_scheduled(status: EntryStatus | None, runs: Iterable[RunRecord]) -> datetime | None:
@@ -150,6 +169,7 @@ def status_document(statuses: Mapping[str, EntryStatus]) -> dict[str, Any]:
                 rfc3339(status.last_successful_time) if status.last_successful_time else None
             ),
             "active": list(status.active),
+            "trackedSince": rfc3339(status.tracked_since) if status.tracked_since else None,
         }
     return {"entries": entries}
 
@@ -168,6 +188,7 @@ def parse_status_document(document: Any) -> dict[str, EntryStatus]:
             parse_time(raw.get("lastScheduleTime")),
             parse_time(raw.get("lastSuccessfulTime")),
             tuple(str(a) for a in active) if isinstance(active, list) else (),
+            parse_time(raw.get("trackedSince")),
         )
     return statuses
 

@@ -37,6 +37,8 @@ class RunRecord:
     finished: datetime | None = None  # when it succeeded or failed, if known
     deleting: bool = False  # deletionTimestamp is set
     tracked: bool = False  # still carries the jobsched.io/tracking finalizer
+    node: str = ""  # a Pod's spec.nodeName, once bound
+    started: bool = False  # a Pod's containers ran (a kubelet reported it Running or finished)
 
     @property
     def done(self) -> bool:
@@ -97,7 +99,14 @@ def run_from_pod(obj: Mapping[str, Any]) -> RunRecord | None:
         known = [end for end in ends if end is not None]
         finished = max(known) if known else None
     tracked = TRACKING_FINALIZER in (_meta(obj).get("finalizers") or [])
-    return RunRecord("Pod", state=state, finished=finished, tracked=tracked, **base)
+    node = str((obj.get("spec") or {}).get("nodeName") or "")
+    states = [(cs.get("state") or {}).keys() for cs in status.get("containerStatuses") or []]
+    started = phase in ("Running", "Succeeded", "Failed") or any(
+        k & {"running", "terminated"} for k in states
+    )
+    return RunRecord(
+        "Pod", state=state, finished=finished, tracked=tracked, node=node, started=started, **base
+    )
 
 
 def run_from_job(obj: Mapping[str, Any]) -> RunRecord | None:

@@ -62,6 +62,7 @@ class ClusterState:
     pids: dict[str, int] = field(default_factory=dict)
     binaries: dict[str, str] = field(default_factory=dict)
     native_settings: dict[str, int] = field(default_factory=dict)
+    apiserver_args: list[str] = field(default_factory=list)  # extra flags, kept for restarts
 
     @property
     def dir(self) -> Path:
@@ -221,12 +222,13 @@ def up(name: str = "dev", apiserver_args: tuple[str, ...] = ()) -> ClusterState:
         kwok_port=_free_port(),
         token=secrets.token_hex(24),
         binaries={k: str(v) for k, v in binaries.items()},
+        apiserver_args=list(apiserver_args),
     )
     (directory / "tokens.csv").write_text(f'{state.token},admin,admin-uid,"system:masters"\n')
     state.save()
     try:
         _start_etcd(state)
-        _start_apiserver(state, apiserver_args)
+        _start_apiserver(state)
         _write_kubeconfig(state, state.kubeconfig, state.token, "admin")
         _start_kwok(state)
     except BaseException:
@@ -259,7 +261,7 @@ def _start_etcd(state: ClusterState) -> None:
     _wait_until("etcd", lambda: _tcp_open(state.etcd_port), state, "etcd")
 
 
-def _start_apiserver(state: ClusterState, extra_args: tuple[str, ...] = ()) -> None:
+def _start_apiserver(state: ClusterState) -> None:
     pki = state.dir / "pki"
     _spawn(
         state,
@@ -289,7 +291,7 @@ def _start_apiserver(state: ClusterState, extra_args: tuple[str, ...] = ()) -> N
             "--profiling=false",
             "--event-ttl=1h",
             "--v=1",
-            *extra_args,
+            *state.apiserver_args,
         ],
     )
     _wait_until("kube-apiserver", lambda: api_get(state, "/readyz")[0] == 200, state, "kube-apiserver")
@@ -349,12 +351,12 @@ def start_native(state: ClusterState, qps: int = 0, burst: int = 0) -> None:
             raise RuntimeError(f"{name} exited at start:\n{tail}")
 
 
-def _stop(state: ClusterState, names: tuple[str, ...]) -> None:
+def _stop(state: ClusterState, names: tuple[str, ...], sig: signal.Signals = signal.SIGTERM) -> None:
     victims = {n: state.pids[n] for n in names if n in state.pids}
     for n, pid in victims.items():
         if _pid_runs(pid, state.binaries.get(n, "")):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, sig)
     deadline = time.monotonic() + 10
     for n, pid in victims.items():
         while _pid_runs(pid, state.binaries.get(n, "")) and time.monotonic() < deadline:
@@ -366,6 +368,17 @@ def _stop(state: ClusterState, names: tuple[str, ...]) -> None:
             os.waitpid(pid, 0)  # reap our own child (a no-op error for others)
         state.pids.pop(n, None)
     state.save()
+
+
+def restart_apiserver(state: ClusterState, crash: bool = False, down_s: float = 0.0) -> float:
+    """Stops kube-apiserver (SIGTERM, as a rolling restart would; SIGKILL with crash), keeps it down
+    for down_s, starts it again with the same flags and waits until /readyz answers. Returns the
+    seconds from the stop to ready. For chaos tests: etcd and what it stores stay as they were."""
+    started = time.monotonic()
+    _stop(state, ("kube-apiserver",), signal.SIGKILL if crash else signal.SIGTERM)
+    time.sleep(down_s)
+    _start_apiserver(state)
+    return time.monotonic() - started
 
 
 def stop_native(state: ClusterState) -> None:

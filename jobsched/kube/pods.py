@@ -108,7 +108,63 @@ async def remove_finalizer(client: KubeClient, pod: dict[str, Any], finalizer: s
     return resp.ok or resp.status == 404
 
 
-async def delete(client: KubeClient, kind: str, namespace: str, name: str, uid: str | None = None) -> bool:
+async def drop_finalizer(client: KubeClient, namespace: str, name: str, uid: str, finalizer: str) -> bool:
+    """Removes one finalizer from the pod with this UID (a strategic merge patch; the UID in it is a
+    precondition, so a newer pod of the same name keeps its own). True when it is gone or so is the pod."""
+    patch = {"metadata": {"uid": uid, "$deleteFromPrimitiveList/finalizers": [finalizer]}}
+    try:
+        resp = await client.request_retrying(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/pods/{name}",
+            patch,
+            attempts=3,
+            content_type="application/strategic-merge-patch+json",
+        )
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+    return resp.ok or resp.status in (404, 409)
+
+
+async def mark_failed(client: KubeClient, namespace: str, name: str, reason: str, message: str) -> bool:
+    """Sets phase Failed with a reason on the status subresource, as PodGC does to a pod whose node
+    is gone (nothing else will ever report its end)."""
+    patch = {
+        "status": {
+            "phase": "Failed",
+            "reason": reason,
+            "message": message,
+            "conditions": [
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "reason": "DeletionByPodGC",
+                    "message": message,
+                    "lastTransitionTime": _now(),
+                }
+            ],
+        }
+    }
+    try:
+        resp = await client.request_retrying(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/pods/{name}/status",
+            patch,
+            attempts=3,
+            content_type="application/strategic-merge-patch+json",
+        )
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+    return resp.ok or resp.status == 404
+
+
+async def delete(
+    client: KubeClient,
+    kind: str,
+    namespace: str,
+    name: str,
+    uid: str | None = None,
+    grace_s: int | None = None,
+) -> bool:
     """Deletes a Pod or Job (background propagation), with a UID precondition when given."""
     path = (
         f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}"
@@ -118,6 +174,8 @@ async def delete(client: KubeClient, kind: str, namespace: str, name: str, uid: 
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
     if uid:
         body["preconditions"] = {"uid": uid}
+    if grace_s is not None:
+        body["gracePeriodSeconds"] = grace_s
     try:
         resp = await client.request_retrying("DELETE", path, body, attempts=3)
     except (aiohttp.ClientError, TimeoutError):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -51,6 +51,7 @@ from jobsched.runtime.cron_state import (
 )
 from jobsched.runtime.cron_status import write_status
 from jobsched.runtime.metrics import Metrics
+from jobsched.runtime.node_loss import NodeDirectory, NodeLossSweep
 from jobsched.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -64,6 +65,7 @@ BUSY_BIND_RATE: Final = 800.0
 HOUSEKEEPING_PERIOD_S: Final = 3.0  # status writes, finalizer removal, pruning: at most this often
 HOUSEKEEPING_IN_FLIGHT: Final = 8
 SYNC_LOG_S: Final = 30.0
+TRACKING_WRITE_S: Final = 2.0  # at most this long recording trackedSince before a storm is staged
 
 
 def _now() -> datetime:
@@ -90,6 +92,7 @@ class _Item:
     batch: _Batch
     attempt: int = 0
     not_before: float = 0.0  # monotonic time of the next attempt (retries)
+    replaces: str = ""  # the UID of a lost pod of this slot that must be gone before the new one
 
 
 class CronEngine:
@@ -102,6 +105,7 @@ class CronEngine:
         metrics: Metrics,
         events: EventWriter,
         clock: Callable[[], datetime] = _now,
+        nodes: NodeDirectory | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
@@ -118,9 +122,17 @@ class CronEngine:
         self.recorded = StatusStore()
         self.accounts = ServiceAccountCache(client)
         self._informers = self._make_informers()
+        self._node_loss = (
+            None
+            if nodes is None
+            else NodeLossSweep(
+                client, nodes, self._all_pod_runs, self._entry_of, self._recreate_lost, self._report_entry
+            )
+        )
         # Planning state.
         self.entries: dict[str, CronEntry] = {}  # key -> entry, opted-in namespaces only
         self._owner: dict[str, ParsedConfigMap] = {}  # entry key -> its ConfigMap
+        self._by_label: dict[tuple[str, str], CronEntry] = {}  # (namespace, entry label) -> entry
         self._handled: dict[str, datetime] = {}  # entry key -> newest slot staged or decided
         self.status: dict[str, cronplan.EntryStatus] = {}
         self._reported: set[tuple[Key, str]] = set()  # (configmap, resourceVersion) already reported
@@ -201,6 +213,8 @@ class CronEngine:
                 tg.start_soon(self._worker, receive.clone())
             receive.close()
             tg.start_soon(self._housekeeping)
+            if self._node_loss is not None:
+                tg.start_soon(self._node_loss.run)
             self._changed()  # plan at once from what the standby already knows
             await self._plan_loop()
 
@@ -223,7 +237,10 @@ class CronEngine:
                 self._dirty = False
                 self._reconcile(now)
             self._requeue_retries()
-            delay = self._plan(now)
+            delay, storms = self._plan(now)
+            for instant, members in storms:
+                await self._record_tracking(members)
+                self._enqueue(members, instant)
             with anyio.move_on_after(delay):
                 await self._wake.wait()
 
@@ -254,6 +271,7 @@ class CronEngine:
             del self._handled[gone]
             self.status.pop(gone, None)
         self.entries, self._owner = entries, owner
+        self._by_label = {(e.namespace, entry_label_value(e)): e for e in entries.values()}
         self._metrics.cron_entries.set(len(entries))
         for entry_key, entry in entries.items():
             if entry_key not in self._handled:
@@ -262,11 +280,13 @@ class CronEngine:
     def _start_entry(self, entry: CronEntry, now: datetime) -> None:
         """First sight of an entry: recover its last slot, fire the latest missed one if still due."""
         runs = self._runs(entry).values()
-        recorded = self.recorded.recorded.get((entry.namespace, entry.configmap), {}).get(entry.name)
-        status = cronplan.merge_status(recorded, runs)
+        recorded = self._recorded(entry)
+        status = cronplan.first_sight(recorded, runs, now)
         self.status[entry.key] = status
         last = status.last_schedule_time
-        decision = due_slot(entry, last, now)
+        # Slots since a leader first recorded the entry were due, even if none of them has a run: a
+        # predecessor may have died while staging them. An entry nobody recorded starts afresh.
+        decision = due_slot(entry, last, now, created=recorded.tracked_since if recorded else None)
         missed = decision.missed + (1 if decision.too_late else 0)
         if missed:
             self._metrics.cron_missed.inc(missed)
@@ -284,12 +304,39 @@ class CronEngine:
             log.info("firing missed slot", entry=entry.key, slot=decision.fire)
             self._enqueue([entry], decision.fire)
 
-    def _plan(self, now: datetime) -> float:
-        """Stages every storm whose staging time has come; returns the seconds until the next one."""
+    def _recorded(self, entry: CronEntry) -> cronplan.EntryStatus | None:
+        """The entry's status as written to its status ConfigMap (by this or an earlier leader)."""
+        return self.recorded.recorded.get((entry.namespace, entry.configmap), {}).get(entry.name)
+
+    def _tracking_recorded(self, entry: CronEntry) -> bool:
+        written = self._written.get((entry.namespace, entry.configmap))
+        if written is not None and (written["entries"].get(entry.name) or {}).get("trackedSince"):
+            return True
+        recorded = self._recorded(entry)
+        return recorded is not None and recorded.tracked_since is not None
+
+    async def _record_tracking(self, entries: list[CronEntry]) -> None:
+        """Writes the status of the ConfigMaps whose entries' trackedSince is not stored yet, before
+        their slot is staged: a leader that dies mid-staging leaves its successor the record it needs
+        to fire the rest. One write per ConfigMap, bounded: a storm never waits on it for long."""
+        pending = {(e.namespace, e.configmap) for e in entries if not self._tracking_recorded(e)}
+        if not pending:
+            return
+        with anyio.move_on_after(TRACKING_WRITE_S):
+            async with anyio.create_task_group() as tg:
+                for cm in pending:
+                    tg.start_soon(self._write_status_of, cm)
+        unwritten = [f"{ns}/{name}" for ns, name in pending if (ns, name) not in self._written]
+        if unwritten:
+            log.warning("staging before trackedSince was recorded", configmaps=unwritten)
+
+    def _plan(self, now: datetime) -> tuple[float, list[tuple[datetime, list[CronEntry]]]]:
+        """The storms whose staging time has come, and the seconds until the next one."""
         horizon = now + timedelta(seconds=self._cron.max_lead_s)
         start = now - timedelta(seconds=PLAN_LOOKBACK_S)
         delay = PLAN_PERIOD_S
         rate = self.create_rate or self._cron.assumed_create_rate
+        storms: list[tuple[datetime, list[CronEntry]]] = []
         for instant, group in storm_groups(self.entries.values(), start, horizon).items():
             members = [e for e in group if e.key in self._handled and self._handled[e.key] < instant]
             if not members:
@@ -308,12 +355,12 @@ class CronEngine:
                 )
                 for entry in members:
                     self._handled[entry.key] = instant
-                self._enqueue(members, instant)
+                storms.append((instant, members))
             else:
                 delay = min(delay, (stage_at - now).total_seconds())
         for instant in [i for i in self._staged if i < now - timedelta(minutes=5)]:
             del self._staged[instant]
-        return max(delay, 0.0)
+        return max(delay, 0.0), storms
 
     def _enqueue(self, entries: list[CronEntry], slot: datetime) -> None:
         assert self._send is not None
@@ -384,6 +431,8 @@ class CronEngine:
         runs = self._runs(entry)
         name = slot_object_name(entry, slot)
         if name in runs:
+            if runs[name].uid == item.replaces:
+                return True  # the lost pod is still on its way out
             self._count("exists")
             return False
         refused = await self._check_service_accounts(entry)
@@ -501,7 +550,35 @@ class CronEngine:
             return False
         return None
 
+    # --- pods whose node is gone (NodeLossSweep) ----------------------------------------------------
+
+    def _all_pod_runs(self) -> Iterator[RunRecord]:
+        for group in self.pods.runs.values():
+            yield from group.values()
+
+    def _entry_of(self, run: RunRecord) -> CronEntry | None:
+        return self._by_label.get((run.namespace, run.entry_label))
+
+    def _recreate_lost(self, entry: CronEntry, run: RunRecord) -> None:
+        """Creates a lost pod's slot again (same name) once the old pod is gone, within its deadline."""
+        if run.scheduled is None:
+            return
+        cap = entry.starting_deadline_seconds
+        deadline = run.scheduled + timedelta(seconds=RETRY_CAP_S if cap is None else cap)
+        if self._clock() >= deadline:
+            self._report_entry(
+                entry, "NodeLost", f"entry {entry.name}: too late to run {rfc3339(run.scheduled)} again"
+            )
+            return
+        self._count("node_lost")
+        assert self._send is not None
+        self._queued += 1
+        self._send.send_nowait(_Item(entry, run.scheduled, deadline, _Batch(1), replaces=run.uid))
+
     # --- reporting -------------------------------------------------------------------------------
+
+    def _report_entry(self, entry: CronEntry, reason: str, note: str) -> None:
+        self._emit(entry, "Warning", reason, note)
 
     def _emit(self, entry: CronEntry, type_: str, reason: str, note: str, action: str = "Scheduling") -> None:
         parsed = self._owner.get(entry.key)
@@ -595,11 +672,7 @@ class CronEngine:
 
         async def write(cm: Key, document: dict[str, Any]) -> None:
             async with limiter:
-                parsed = self.configmaps.configmaps.get(cm)
-                uid = parsed.uid if parsed else ""
-                if await write_status(self._client, cm[0], cm[1], uid, document):
-                    self._written[cm] = document
-                else:
+                if not await self._write_document(cm, document):
                     failed.add(cm)
 
         async with anyio.create_task_group() as tg:
@@ -608,6 +681,23 @@ class CronEngine:
                 if self._written.get(cm) != document:
                     tg.start_soon(write, cm, document)
         return failed
+
+    async def _write_status_of(self, cm: Key) -> bool:
+        """Writes one ConfigMap's status document from what the engine knows now."""
+        statuses = {
+            e.name: self.status[k]
+            for k, e in self.entries.items()
+            if (e.namespace, e.configmap) == cm and k in self.status
+        }
+        return await self._write_document(cm, cronplan.status_document(statuses))
+
+    async def _write_document(self, cm: Key, document: dict[str, Any]) -> bool:
+        parsed = self.configmaps.configmaps.get(cm)
+        uid = parsed.uid if parsed else ""
+        if await write_status(self._client, cm[0], cm[1], uid, document):
+            self._written[cm] = document
+            return True
+        return False
 
 
 def _note(problem: Problem) -> str:

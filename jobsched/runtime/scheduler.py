@@ -209,6 +209,12 @@ class Scheduler:
     def synced(self) -> bool:
         return self.node_informer.synced.is_set() and self.pod_informer.synced.is_set()
 
+    def nodes_synced(self) -> bool:
+        return self.node_informer.synced.is_set()
+
+    def has_node(self, name: str) -> bool:
+        return self.cache.node(name) is not None
+
     def busy(self) -> bool:
         """True during a bind burst or just before one: deferred writes hold back."""
         if self._binding or self._bind_recv.statistics().current_buffer_used:

@@ -54,7 +54,7 @@ async def run(settings: Settings, kubeconfig: str | None, identity: str | None =
         if settings.cron.enabled:
             from jobsched.runtime.cron_engine import CronEngine
 
-            engine = CronEngine(client, settings, metrics, events)
+            engine = CronEngine(client, settings, metrics, events, nodes=scheduler)
             busy_checks.append(engine.busy)
             informer_parts.append(engine.run_informers)
             leader_parts.append(engine.run_leader)

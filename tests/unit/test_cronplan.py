@@ -170,17 +170,33 @@ def test_last_scheduled_is_the_newer_of_record_and_runs() -> None:
     assert cronplan.last_scheduled(recorded, [run("a", 4)]) == T0 + timedelta(minutes=4)
 
 
+def test_merge_status_keeps_tracked_since() -> None:
+    since = T0 - timedelta(days=3)
+    previous = EntryStatus(None, None, (), since)
+    assert cronplan.merge_status(previous, [run("a", 1)]).tracked_since == since
+
+
+def test_first_sight_tracks_a_new_entry_from_now_and_a_known_one_from_its_record() -> None:
+    now = T0 + timedelta(hours=1)
+    assert cronplan.first_sight(None, [], now) == EntryStatus(tracked_since=now)
+    recorded = EntryStatus(T0, None, (), T0 - timedelta(days=1))
+    status = cronplan.first_sight(recorded, [run("a", 30, RunState.ACTIVE)], now)
+    assert status.tracked_since == T0 - timedelta(days=1)
+    assert status.last_schedule_time == T0 + timedelta(minutes=30)
+    assert status.active == ("a",)
+
+
 moments = st.none() | st.integers(0, 10**6).map(lambda s: T0 + timedelta(seconds=s))
 
 
 @given(
     st.dictionaries(
         st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True),
-        st.tuples(moments, moments, st.lists(st.text(min_size=1, max_size=10), max_size=3)),
+        st.tuples(moments, moments, st.lists(st.text(min_size=1, max_size=10), max_size=3), moments),
     )
 )
 def test_status_document_round_trips(raw: dict[str, Any]) -> None:
-    statuses = {name: EntryStatus(a, b, tuple(active)) for name, (a, b, active) in raw.items()}
+    statuses = {name: EntryStatus(a, b, tuple(active), since) for name, (a, b, active, since) in raw.items()}
     assert cronplan.parse_status_document(cronplan.status_document(statuses)) == statuses
 
 

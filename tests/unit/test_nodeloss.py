@@ -1,0 +1,95 @@
+"""The node-loss decision and the sweep's grace period, as plain data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from jobsched.core.cronruns import RunRecord, RunState, run_from_pod
+from jobsched.core.nodeloss import NODE_LOSS_GRACE_S, LossAction, loss_action
+from jobsched.runtime.node_loss import NodeLossSweep
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def pod_run(name: str = "p", **fields: object) -> RunRecord:
+    base: dict[str, object] = {"state": RunState.ACTIVE, "node": "n1", "started": False}
+    base.update(fields)
+    return RunRecord("Pod", "ns", name, f"uid-{name}", "cm.e", T0, **base)  # type: ignore[arg-type]
+
+
+def test_a_pod_that_never_started_is_replaced_and_one_that_ran_is_failed() -> None:
+    assert loss_action(pod_run()) is LossAction.REPLACE
+    assert loss_action(pod_run(started=True)) is LossAction.FAIL
+
+
+def test_nothing_to_do_for_unbound_finished_deleting_or_job_runs() -> None:
+    assert loss_action(pod_run(node="")) is None
+    assert loss_action(pod_run(state=RunState.SUCCEEDED)) is None
+    assert loss_action(pod_run(deleting=True)) is None
+    job = RunRecord("Job", "ns", "j", "uid-j", "cm.e", T0, RunState.ACTIVE)
+    assert loss_action(job) is None
+
+
+def test_run_from_pod_reads_node_and_whether_it_started() -> None:
+    pod = {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u", "labels": {"jobsched.io/entry": "cm.e"}},
+        "spec": {"nodeName": "n1"},
+        "status": {"phase": "Pending"},
+    }
+    run = run_from_pod(pod)
+    assert run is not None
+    assert run.node == "n1"
+    assert not run.started
+    pod["status"] = {"phase": "Running"}
+    run = run_from_pod(pod)
+    assert run is not None
+    assert run.started
+    pod["status"] = {"phase": "Pending", "containerStatuses": [{"state": {"terminated": {"exitCode": 1}}}]}
+    run = run_from_pod(pod)
+    assert run is not None
+    assert run.started
+
+
+class Nodes:
+    def __init__(self, names: set[str], synced: bool = True) -> None:
+        self.names = names
+        self.synced = synced
+
+    def nodes_synced(self) -> bool:
+        return self.synced
+
+    def has_node(self, name: str) -> bool:
+        return name in self.names
+
+
+def sweep(runs: list[RunRecord], nodes: Nodes) -> NodeLossSweep:
+    return NodeLossSweep(
+        None,  # type: ignore[arg-type]  # due() does no I/O
+        nodes,
+        lambda: runs,
+        lambda run: None,
+        lambda entry, run: None,
+        lambda entry, reason, note: None,
+    )
+
+
+def test_a_missing_node_condemns_its_pods_only_after_the_grace_period() -> None:
+    runs = [pod_run("a", node="gone"), pod_run("b", node="here")]
+    s = sweep(runs, Nodes({"here"}))
+    assert s.due(100.0) == []
+    assert s.due(100.0 + NODE_LOSS_GRACE_S / 2) == []
+    due = s.due(100.0 + NODE_LOSS_GRACE_S)
+    assert [(run.name, action) for run, action in due] == [("a", LossAction.REPLACE)]
+
+
+def test_a_node_that_reappears_resets_the_clock_and_an_unsynced_cache_condemns_nothing() -> None:
+    runs = [pod_run("a", node="flaky")]
+    nodes = Nodes(set())
+    s = sweep(runs, nodes)
+    assert s.due(0.0) == []
+    nodes.names.add("flaky")
+    assert s.due(1.0) == []
+    nodes.names.clear()
+    assert s.due(2.0) == []
+    assert s.due(2.0 + NODE_LOSS_GRACE_S) != []
+    assert sweep(runs, Nodes(set(), synced=False)).due(1e6) == []
