@@ -122,7 +122,9 @@ def cronjob(name: str, schedule: str, run_seconds: float) -> dict[str, Any]:
     }
 
 
-def cron_entry(name: str, schedule: str, run_seconds: float) -> dict[str, Any]:
+def cron_entry(
+    name: str, schedule: str, run_seconds: float, scheduler_name: str = JOBSCHED_SCHEDULER
+) -> dict[str, Any]:
     return {
         "name": name,
         "schedule": schedule,
@@ -130,18 +132,20 @@ def cron_entry(name: str, schedule: str, run_seconds: float) -> dict[str, Any]:
         "concurrencyPolicy": "Forbid",
         "template": {
             "metadata": {"annotations": pod_annotations(run_seconds), "labels": {BENCH_LABEL: "true"}},
-            "spec": pod_spec(JOBSCHED_SCHEDULER),
+            "spec": pod_spec(scheduler_name),
         },
     }
 
 
-def cron_configmaps(names: Sequence[str], schedule: str, run_seconds: float) -> list[dict[str, Any]]:
+def cron_configmaps(
+    names: Sequence[str], schedule: str, run_seconds: float, scheduler_name: str = JOBSCHED_SCHEDULER
+) -> list[dict[str, Any]]:
     """jobsched's cron ConfigMaps: `crons.yaml` holds `entries: [...]`, ENTRIES_PER_CONFIGMAP each."""
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     maps = []
     for start in range(0, len(names), ENTRIES_PER_CONFIGMAP):
         chunk = names[start : start + ENTRIES_PER_CONFIGMAP]
-        document = {"entries": [cron_entry(n, schedule, run_seconds) for n in chunk]}
+        document = {"entries": [cron_entry(n, schedule, run_seconds, scheduler_name) for n in chunk]}
         maps.append(
             {
                 "apiVersion": "v1",

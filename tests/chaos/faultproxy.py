@@ -12,10 +12,12 @@ forwarded as they are (method, path, query, headers, body); responses are stream
 never buffered, because watches are long chunked streams. Content-Encoding passes through untouched.
 
 Faults, decided per request with random.Random(seed) so a run is reproducible:
-- 429 (with `Retry-After: 1`), 500 and "timeout" (hold the request timeout_s, then drop the connection
-  without a response) hit requests whose method is in plan.methods (None = every method), and watch
-  requests only if plan.include_watches. One draw per matching request: r < rate_429 is a 429, then the
-  next rate_500, then rate_timeout; the rest are forwarded.
+- 429 (with `Retry-After: 1`), 500, "timeout" (hold the request timeout_s, then drop the connection
+  without a response) and "lost_reply" (forward the request, let the apiserver carry it out, then drop
+  the connection instead of replying: the client cannot know its write happened, so its retry must be
+  idempotent) hit requests whose method is in plan.methods (None = every method), and watch requests
+  only if plan.include_watches. One draw per matching request: r < rate_429 is a 429, then the next
+  rate_500, then rate_timeout, then rate_lost_reply; the rest are forwarded.
 - watch_expire_after_s applies to every watch that is forwarded, whatever plan.methods says: after that
   long (at the next event boundary) the proxy writes the 410 Expired ERROR event a real apiserver sends
   for a compacted resourceVersion, and ends the stream.
@@ -75,6 +77,7 @@ class FaultPlan:
     rate_429: float = 0.0
     rate_500: float = 0.0
     rate_timeout: float = 0.0
+    rate_lost_reply: float = 0.0  # forwarded and carried out, but the reply never reaches the client
     timeout_s: float = 30.0  # a "timeout" fault holds the request this long, then drops the connection
     watch_expire_after_s: float | None = None  # watches get a 410 Expired ERROR event, then the stream ends
     methods: frozenset[str] | None = None  # None = every method
@@ -180,7 +183,13 @@ class FaultProxy:
         if watch and not plan.include_watches:
             return None
         draw = self._random.random()
-        for fault, rate in (("429", plan.rate_429), ("500", plan.rate_500), ("timeout", plan.rate_timeout)):
+        faults = (
+            ("429", plan.rate_429),
+            ("500", plan.rate_500),
+            ("timeout", plan.rate_timeout),
+            ("lost_reply", plan.rate_lost_reply),
+        )
+        for fault, rate in faults:
             if draw < rate:
                 return fault
             draw -= rate
@@ -208,6 +217,8 @@ class FaultProxy:
                 )
             if fault == "timeout":
                 return await self._drop_after(request, self.plan.timeout_s)
+            if fault == "lost_reply":
+                return await self._forward_then_drop(request)
             self.counts["forwarded"] += 1
             return await self._forward(request, watch)
         finally:
@@ -221,14 +232,27 @@ class FaultProxy:
         await asyncio.sleep(_SHUTDOWN_S)
         raise ConnectionResetError("faultproxy dropped the connection")
 
-    async def _forward(self, request: web.BaseRequest, watch: bool) -> web.StreamResponse:
+    async def _upstream(self, request: web.BaseRequest) -> Any:
+        """The same request, sent on to the apiserver (an aiohttp request context manager)."""
         assert self._session is not None
         headers = CIMultiDict((k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP)
         body = await request.read() if request.can_read_body else None
         upstream_url = self.state.server + request.rel_url.raw_path_qs
-        async with self._session.request(
+        return self._session.request(
             request.method, upstream_url, headers=headers, data=body, allow_redirects=False
-        ) as upstream:
+        )
+
+    async def _forward_then_drop(self, request: web.BaseRequest) -> NoReturn:
+        """The apiserver gets the request and acts on it; the client gets a dropped connection."""
+        async with await self._upstream(request) as upstream:
+            await upstream.read()
+        if request.transport is not None:
+            request.transport.abort()
+        await asyncio.sleep(_SHUTDOWN_S)
+        raise ConnectionResetError("faultproxy dropped the reply")
+
+    async def _forward(self, request: web.BaseRequest, watch: bool) -> web.StreamResponse:
+        async with await self._upstream(request) as upstream:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for key, value in upstream.headers.items():
                 if key.lower() not in _HOP_BY_HOP:
