@@ -71,14 +71,21 @@ def _run(args: argparse.Namespace) -> int:
     async def main() -> None:
         await supervisor.run(settings, args.kubeconfig, args.identity)
 
+    from jobsched.kube.lease import LeadershipLost
+
     try:
-        import uvloop
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+            import anyio
 
-        uvloop.run(main())
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        import anyio
-
-        anyio.run(main)
+            anyio.run(main)
+        else:
+            uvloop.run(main())
+    except LeadershipLost as lost:
+        # Every write stopped before this was raised; a fresh process starts as a candidate.
+        print(f"jobsched: {lost}; exiting so that a new candidate takes its place", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -52,6 +52,7 @@ class LeaderElector:
         self._observed_at = 0.0
         self.is_leader = False
         self.transitions = 0
+        self._expires_at = 0.0  # monotonic time the observed holder's lease runs out, if another holds it
 
     def _spec(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         now = _micro_time(dt.datetime.now(dt.UTC))
@@ -94,6 +95,7 @@ class LeaderElector:
         if record != self._observed:
             self._observed, self._observed_at = record, now
         duration = float(spec.get("leaseDurationSeconds") or self.config.lease_duration_s)
+        self._expires_at = self._observed_at + duration if holder and holder != self.config.identity else 0.0
         if holder and holder != self.config.identity and now < self._observed_at + duration:
             return False  # someone else holds a lease that has not expired by our clock
         lease["spec"] = self._spec(spec)
@@ -113,10 +115,18 @@ class LeaderElector:
     async def acquire(self) -> None:
         """Waits until this candidate holds the lease."""
         while not await self._attempt():  # noqa: ASYNC110 - polling the apiserver is the protocol
-            await anyio.sleep(self.config.retry_period_s)
+            await anyio.sleep(self._retry_in())
         self.is_leader = True
         self.transitions += 1
         log.info("became leader", lease=self.config.name, identity=self.config.identity)
+
+    def _retry_in(self) -> float:
+        """retryPeriod, or less when the holder's lease runs out sooner by our clock: a standby tries
+        again at that moment instead of up to a retryPeriod after it (a faster takeover, same safety)."""
+        until_expiry = self._expires_at - time.monotonic()
+        if 0.0 < until_expiry < self.config.retry_period_s:
+            return until_expiry + 0.05
+        return self.config.retry_period_s
 
     async def _renew_until_lost(self) -> None:
         last_renew = time.monotonic()
@@ -138,10 +148,16 @@ class LeaderElector:
         The work is cancelled before the exception leaves, so nothing it does outlives the lease.
         """
         await self.acquire()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._renew_until_lost)
-            await work()
-            tg.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._renew_until_lost)
+                await work()
+                tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            lost, rest = group.split(LeadershipLost)
+            if lost is None or rest is not None:
+                raise
+            raise lost.exceptions[0] from None
 
     async def release(self) -> None:
         """Hands the lease back on a clean shutdown so a standby need not wait leaseDuration."""

@@ -9,10 +9,11 @@ lease back, so a standby need not wait out leaseDuration.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -20,7 +21,7 @@ import structlog
 
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import EventWriter
-from jobsched.kube.lease import LeaderElector, LeaseConfig
+from jobsched.kube.lease import LeaderElector, LeadershipLost, LeaseConfig
 from jobsched.runtime import http
 from jobsched.runtime.metrics import Metrics
 from jobsched.runtime.scheduler import Scheduler
@@ -39,6 +40,18 @@ async def _until_signal(scope: anyio.CancelScope) -> None:
             log.info("shutting down", signal=signal.Signals(signum).name)
             scope.cancel()
             return
+
+
+@contextlib.asynccontextmanager
+async def _leadership_lost_unwrapped() -> AsyncIterator[None]:
+    """A lost lease ends the process with LeadershipLost itself, not inside a task group's group."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        lost, rest = group.split(LeadershipLost)
+        if lost is None or rest is not None:
+            raise
+        raise lost.exceptions[0] from None
 
 
 async def run(settings: Settings, kubeconfig: str | None, identity: str | None = None) -> None:
@@ -81,7 +94,7 @@ async def run(settings: Settings, kubeconfig: str | None, identity: str | None =
             )
         log.info("jobsched starting", identity=identity, scheduler_name=settings.scheduler_name)
         try:
-            async with anyio.create_task_group() as tg:
+            async with _leadership_lost_unwrapped(), anyio.create_task_group() as tg:
                 tg.start_soon(_until_signal, tg.cancel_scope)
                 tg.start_soon(
                     http.serve, settings.server.address, settings.server.port, metrics, scheduler.synced
