@@ -282,6 +282,7 @@ class Scheduler:
             batch = list(queue.inbox.values())[:PLACE_CHUNK]
             for t in batch:
                 del queue.inbox[t.pod.uid]
+            batch = [t for t in batch if self._placeable(t)]
             batch.sort(key=lambda t: -t.pod.priority)
             started = time.perf_counter()
             result = place_domain(view, [t.pod for t in batch])
@@ -302,6 +303,27 @@ class Scheduler:
                 t.step += 1
                 self._route(t)
             await anyio.lowlevel.checkpoint()  # let bind workers and informers run between chunks
+
+    def _placeable(self, t: Tracked) -> bool:
+        """Whether a queued pod is to be placed. One the watch has shown bound is done. One still
+        assumed somewhere breaks an invariant (every path that re-queues forgets first): the stale
+        assumption is dropped, loudly, so the pod is counted once and still gets placed."""
+        placement = self.cache.placement_of(t.pod.uid)
+        if placement is None:
+            return True
+        if not placement[1]:
+            self.tracked.pop(t.pod.uid, None)
+            return False
+        log.error(
+            "queued pod was still assumed on a node; forgetting that", pod=t.pod.full_name, node=placement[0]
+        )
+        self.cache.forget(t.pod.uid)
+        return True
+
+    def _seen_bound(self, uid: str) -> bool:
+        """True when the cache counts the pod as bound (confirmed by the watch), not merely assumed."""
+        placement = self.cache.placement_of(uid)
+        return placement is not None and not placement[1]
 
     def _placed(self, t: Tracked) -> None:
         now = self.clock()
@@ -436,6 +458,11 @@ class Scheduler:
             return
         self.cache.forget(pod.uid)
         if result.outcome is BindOutcome.GONE or result.outcome is BindOutcome.ELSEWHERE:
+            self.tracked.pop(pod.uid, None)
+            return
+        if self._seen_bound(pod.uid):
+            # The apiserver carried out a bind whose reply was lost (it died mid-request): the watch
+            # has shown the pod bound meanwhile, so it is done, whatever the retries said.
             self.tracked.pop(pod.uid, None)
             return
         self.metrics.schedule_attempts.labels("error", self.settings.scheduler_name).inc()

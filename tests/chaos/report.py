@@ -31,8 +31,9 @@ def takeover_s(result: dict[str, Any]) -> float | None:
 def table(results: Sequence[dict[str, Any]]) -> str:
     by_name = {r["scenario"]: r for r in results}
     lines = [
-        "| scenario | fault | dup | missed | stranded | bound p99 s | max s | added p99 s | added max s | takeover s | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | fault | dup | missed | stranded | extra pods (replaced) | bound p99 s | max s "
+        "| added p99 s | added max s | takeover s | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         base = by_name.get(BASELINE_OF.get(r["scenario"], "baseline"))
@@ -44,6 +45,7 @@ def table(results: Sequence[dict[str, Any]]) -> str:
         takeover = takeover_s(r) if r.get("replica_exits") else None
         lines.append(
             f"| {r['scenario']} | {r['fault']} | {r['duplicates']} | {r['missed']} | {r['stranded']} "
+            f"| {r['extra_pods']} ({r['replaced']}) "
             f"| {_seconds(p99)} | {_seconds(top)} | {added_p99} | {added_max} "
             f"| {_seconds(takeover)} | {verdict(r)} |"
         )

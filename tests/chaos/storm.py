@@ -392,6 +392,12 @@ def verdict(result: dict[str, Any]) -> str:
     ):
         problems.append(f"{result['extra_pods']} extra pods ({result.get('replaced', 0)} replaced)")
     problems.extend(result.get("problems") or [])
+    # The faults kill with SIGKILL (-9); any other exit is a replica that crashed or gave up its lease.
+    problems.extend(
+        f"replica {e['identity']} exited with code {e['code']} at T{e['t']:+.1f}s"
+        for e in result.get("replica_exits") or []
+        if e["code"] != -9
+    )
     if result.get("strike_t") is None:
         problems.append("the fault never struck")
     return "; ".join(problems) or "ok"

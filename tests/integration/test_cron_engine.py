@@ -426,3 +426,42 @@ async def test_starting_deadline_fires_only_the_latest_missed_slot_within_it(
     assert f"the latest, {rfc3339(slot)}, is past startingDeadlineSeconds" in notes["entry beyond"], notes
     assert beyond.name == "beyond"
     assert metrics.registry.get_sample_value("jobsched_cron_missed_slots_total") == 5
+
+
+@pytest.mark.usefixtures("pods_cleaned")
+async def test_a_new_leader_fires_a_recorded_entry_whose_slot_its_predecessor_never_created(
+    kube: KubeClient, namespace: str
+) -> None:
+    """A leader died while pre-staging: the status records "orphaned" (trackedSince well before the
+    slot) but no pod exists for the slot. A new leader, starting 30 s after the slot, fires it; an
+    entry no leader ever recorded ("fresh") waits for its next slot instead."""
+    clock, slot = shifted_clock(-30)
+    recorded: dict[str, Any] = {
+        "orphaned": {
+            "lastScheduleTime": None,
+            "lastSuccessfulTime": None,
+            "active": [],
+            "trackedSince": rfc3339(slot - timedelta(minutes=10)),
+        }
+    }
+    status = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "died-jobsched-status",
+            "namespace": namespace,
+            "labels": {"jobsched.io/status-for": "died"},
+        },
+        "data": {"status.json": json.dumps({"entries": recorded})},
+    }
+    resp = await kube.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", status)
+    assert resp.status == 201, resp.message()
+    body = cron_configmap(namespace, "died", [entry("orphaned"), entry("fresh")])
+    try:
+        async with configmap(kube, body) as [orphaned, _], running(kube, clock):
+            await wait_pods(kube, namespace, 1)
+            found = await slot_pods(kube, namespace)
+    finally:
+        await kube.request("DELETE", f"/api/v1/namespaces/{namespace}/configmaps/died-jobsched-status")
+    at_slot = [p for p in found if p["metadata"]["annotations"][SCHEDULED_TIME_ANNOTATION] <= rfc3339(slot)]
+    assert [p["metadata"]["name"] for p in at_slot] == [slot_object_name(orphaned, slot)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -14,6 +15,7 @@ from jobsched.devcluster import cluster as devcluster
 from jobsched.devcluster.cluster import ClusterState
 from jobsched.devcluster.nodes import NodeShape
 from jobsched.kube.client import KubeClient
+from tests.chaos.faultproxy import FaultPlan, FaultProxy
 from tests.integration.scheduling import ClusterSlice, compact_etcd, node_of, running_scheduler
 
 pytestmark = pytest.mark.integration
@@ -225,3 +227,33 @@ async def test_virtual_nodes_going_not_ready_before_fire_time_send_pods_to_regul
             assert resp.ok, resp.message()
         pods = await bed.wait_for(all_bound(60))
     assert {node_of(p) for p in pods.values()} == {regular}
+
+
+async def test_binds_whose_replies_are_lost_count_as_done_and_are_never_placed_twice(
+    bed: ClusterSlice, control_plane: ClusterState, kube: KubeClient, tmp_path: Path
+) -> None:
+    """Every Binding POST is carried out by the apiserver but its reply is dropped (as when the
+    apiserver dies mid-request), so each bind's retries end in failure. The watch shows the pods
+    bound; the scheduler must take that as done, and never place them again (a second placement of a
+    counted pod once crashed the process)."""
+    node = await bed.add_node("virtual", VIRTUAL)
+    plan = FaultPlan(rate_lost_reply=1.0, methods=frozenset({"POST"}))
+    async with FaultProxy(control_plane, plan) as proxy:
+        kubeconfig = proxy.write_kubeconfig(tmp_path / "proxy.kubeconfig")
+        async with running_scheduler(str(kubeconfig), bed.settings()) as scheduler:
+            await bed.create_pods([bed.pod(f"p-{i:02d}") for i in range(20)])
+            pods = await bed.wait_for(all_bound(20))
+            with anyio.fail_after(60):
+                while scheduler.tracked:  # noqa: ASYNC110 - the scheduler's own record, polled
+                    await anyio.sleep(0.1)
+            await anyio.sleep(3)  # a retry (1 s backoff) would re-place by now
+            assert scheduler.tracked == {}
+            assert scheduler.cache.assumed_pods() == []
+    assert {node_of(p) for p in pods.values()} == {node}
+    assert proxy.counts["lost_reply"] >= 20
+    # A bound pod is never reported unschedulable (event writes are POSTs too: carried out, reply lost).
+    pods = await bed.pods()
+    conditions = [c for p in pods.values() for c in p["status"].get("conditions") or []]
+    assert not [c for c in conditions if c["type"] == "PodScheduled" and c["status"] == "False"]
+    events = await kube.get_json(f"/api/v1/namespaces/{bed.namespace}/events")
+    assert [e["reason"] for e in events["items"] if e["reason"] == "FailedScheduling"] == []
