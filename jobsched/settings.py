@@ -39,6 +39,7 @@ class CronSettings:
     max_lead_s: float = 300.0
     lead_margin_s: float = 3.0
     assumed_create_rate: float = 300.0
+    node_loss_grace_s: float = 40.0  # PodGC's quarantine for pods bound to a node that is gone
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ def settings_from_mapping(data: Any) -> Settings:
             "maxLeadSeconds",
             "leadMarginSeconds",
             "assumedCreateRate",
+            "nodeLossGraceSeconds",
         }
     )
     le = top.sub("leaderElection")
@@ -207,6 +209,7 @@ def settings_from_mapping(data: Any) -> Settings:
             max_lead_s=max_lead,
             lead_margin_s=cron.get("leadMarginSeconds", float, 3.0),
             assumed_create_rate=cron.positive("assumedCreateRate", float, 300.0),
+            node_loss_grace_s=cron.positive("nodeLossGraceSeconds", float, 40.0),
         ),
         leader_election=lease,
         server=ServerSettings(

@@ -8,8 +8,10 @@ controller makes new ones; a cron pod in pod mode has no controller but jobsched
   (it never ran, so running it now is still "once");
 - a pod that had started is recorded as Failed with reason NodeLost, as PodGC does: it did run, and
   running it again would be a second run of its slot.
-A node counts as gone only when the scheduler's synced node cache has lacked it for a grace period,
-so a watch that lags behind a new node never condemns the pods bound to it.
+A node counts as gone only when the scheduler's synced node cache has lacked it for a grace period
+(cron.nodeLossGraceSeconds, 40 s by default like PodGC's quarantine): a watch that lags behind a new
+node never condemns its pods, and a node object deleted while its kubelet still runs comes back (the
+kubelet registers it again) and runs them itself, instead of jobsched running the slot a second time.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from __future__ import annotations
 import enum
 
 from jobsched.core.cronruns import RunRecord
-
-NODE_LOSS_GRACE_S = 2.0
 
 
 class LossAction(enum.Enum):

@@ -126,7 +126,13 @@ class CronEngine:
             None
             if nodes is None
             else NodeLossSweep(
-                client, nodes, self._all_pod_runs, self._entry_of, self._recreate_lost, self._report_entry
+                client,
+                nodes,
+                self._all_pod_runs,
+                self._entry_of,
+                self._recreate_lost,
+                self._report_entry,
+                settings.cron.node_loss_grace_s,
             )
         )
         # Planning state.

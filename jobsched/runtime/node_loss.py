@@ -1,7 +1,7 @@
 """The leader's sweep for cron pods bound to nodes that are gone (decisions in core/nodeloss.py).
 
 Once a second it looks at every active slot pod the engine knows. A pod whose node the scheduler's
-synced node cache has lacked for NODE_LOSS_GRACE_S is dealt with once: never started, it is deleted
+synced node cache has lacked for the grace period (cron.nodeLossGraceSeconds) is dealt with once: never started, it is deleted
 (UID precondition, no grace), its tracking finalizer dropped (there is no outcome to record) and its
 slot handed back to the engine to create again under the same name; started, it is marked Failed with
 reason NodeLost and the usual tracking records that outcome. Each gets a Warning Event on its
@@ -19,7 +19,7 @@ import structlog
 
 from jobsched.core.cronruns import RunRecord
 from jobsched.core.cronspec import CronEntry
-from jobsched.core.nodeloss import NODE_LOSS_GRACE_S, LossAction, loss_action
+from jobsched.core.nodeloss import LossAction, loss_action
 from jobsched.core.podbuild import TRACKING_FINALIZER
 from jobsched.kube import pods
 from jobsched.kube.client import KubeClient
@@ -47,8 +47,10 @@ class NodeLossSweep:
         entry_of: Callable[[RunRecord], CronEntry | None],
         recreate: Callable[[CronEntry, RunRecord], None],
         report: Callable[[CronEntry, str, str], None],
+        grace_s: float,
     ) -> None:
         self._client = client
+        self._grace_s = grace_s
         self._nodes = nodes
         self._runs = runs
         self._entry_of = entry_of
@@ -71,7 +73,7 @@ class NodeLossSweep:
                 continue
             missing.add(run.uid)
             first = self._missing_since.setdefault(run.uid, now)
-            if now - first >= NODE_LOSS_GRACE_S:
+            if now - first >= self._grace_s:
                 due.append((run, action))
         self._missing_since = {uid: t for uid, t in self._missing_since.items() if uid in missing}
         self._handled &= present

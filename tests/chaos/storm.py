@@ -24,6 +24,7 @@ any exit.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import shutil
 import tempfile
@@ -367,6 +368,7 @@ async def run_storm(
             error = f"{type(err).__name__}: {err}"
         result = run.result(scenario, fault, error)
     result["logs"] = str(workdir)
+    (workdir / "result.json").write_text(json.dumps(result, indent=1))
     if keep_logs is None and verdict(result) == "ok":
         shutil.rmtree(workdir, ignore_errors=True)
         result["logs"] = None

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from jobsched.core.cronruns import RunRecord, RunState, run_from_pod
-from jobsched.core.nodeloss import NODE_LOSS_GRACE_S, LossAction, loss_action
+from jobsched.core.nodeloss import LossAction, loss_action
 from jobsched.runtime.node_loss import NodeLossSweep
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+GRACE_S = 40.0
 
 
 def pod_run(name: str = "p", **fields: object) -> RunRecord:
@@ -70,6 +71,7 @@ def sweep(runs: list[RunRecord], nodes: Nodes) -> NodeLossSweep:
         lambda run: None,
         lambda entry, run: None,
         lambda entry, reason, note: None,
+        GRACE_S,
     )
 
 
@@ -77,8 +79,8 @@ def test_a_missing_node_condemns_its_pods_only_after_the_grace_period() -> None:
     runs = [pod_run("a", node="gone"), pod_run("b", node="here")]
     s = sweep(runs, Nodes({"here"}))
     assert s.due(100.0) == []
-    assert s.due(100.0 + NODE_LOSS_GRACE_S / 2) == []
-    due = s.due(100.0 + NODE_LOSS_GRACE_S)
+    assert s.due(100.0 + GRACE_S / 2) == []
+    due = s.due(100.0 + GRACE_S)
     assert [(run.name, action) for run, action in due] == [("a", LossAction.REPLACE)]
 
 
@@ -91,5 +93,5 @@ def test_a_node_that_reappears_resets_the_clock_and_an_unsynced_cache_condemns_n
     assert s.due(1.0) == []
     nodes.names.clear()
     assert s.due(2.0) == []
-    assert s.due(2.0 + NODE_LOSS_GRACE_S) != []
+    assert s.due(2.0 + GRACE_S) != []
     assert sweep(runs, Nodes(set(), synced=False)).due(1e6) == []
