@@ -11,6 +11,7 @@ bindings); leader election only keeps the work from running twice at full speed.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ import structlog
 from jobsched.kube.client import KubeClient
 
 log = structlog.get_logger(__name__)
+
+FAILED_RENEW_RETRY_S = 0.5  # after a failed renewal, the next try comes this soon (jittered)
 
 
 class LeadershipLost(Exception):
@@ -53,6 +56,7 @@ class LeaderElector:
         self.is_leader = False
         self.transitions = 0
         self._expires_at = 0.0  # monotonic time the observed holder's lease runs out, if another holds it
+        self._written: dict[str, Any] | None = None  # the lease as this elector last wrote it
 
     def _spec(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         now = _micro_time(dt.datetime.now(dt.UTC))
@@ -72,8 +76,29 @@ class LeaderElector:
                 spec["leaseTransitions"] = transitions + 1
         return spec
 
+    async def _put(self, lease: dict[str, Any], now: float) -> bool:
+        """Writes the lease (its resourceVersion is the precondition); remembers what was written."""
+        updated = await self._client.request("PUT", self._path, lease, timeout=self.config.retry_period_s * 2)
+        if not updated.ok:
+            self._written = None
+            return False
+        self._written = updated.json()
+        new_spec = self._written["spec"]
+        self._observed, self._observed_at = (self.config.identity, str(new_spec.get("renewTime"))), now
+        return True
+
     async def try_acquire_or_renew(self) -> bool:
-        """One attempt; True if we hold the lease afterwards."""
+        """One attempt; True if we hold the lease afterwards.
+
+        A leader renews in one request, on the lease as it last wrote it (the resourceVersion makes
+        that safe: if anyone wrote since, the PUT is refused and the slow path reads it first), as
+        client-go does; a candidate, or a leader whose fast path failed, reads then writes.
+        """
+        if self.is_leader and self._written is not None:
+            lease = dict(self._written)
+            lease["spec"] = self._spec(self._written.get("spec") or {})
+            if await self._put(lease, time.monotonic()):
+                return True
         resp = await self._client.request("GET", self._path, timeout=self.config.retry_period_s * 2)
         if resp.status == 404:
             body = {
@@ -84,6 +109,7 @@ class LeaderElector:
             }
             path = self._path.rsplit("/", 1)[0]
             created = await self._client.request("POST", path, body, timeout=self.config.retry_period_s * 2)
+            self._written = created.json() if created.ok else None
             return created.ok
         if not resp.ok:
             return False
@@ -99,16 +125,12 @@ class LeaderElector:
         if holder and holder != self.config.identity and now < self._observed_at + duration:
             return False  # someone else holds a lease that has not expired by our clock
         lease["spec"] = self._spec(spec)
-        updated = await self._client.request("PUT", self._path, lease, timeout=self.config.retry_period_s * 2)
-        if updated.ok:
-            new_spec = updated.json()["spec"]
-            self._observed, self._observed_at = (self.config.identity, str(new_spec.get("renewTime"))), now
-        return updated.ok
+        return await self._put(lease, now)
 
     async def _attempt(self) -> bool:
         try:
             return await self.try_acquire_or_renew()
-        except (aiohttp.ClientError, TimeoutError) as err:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as err:  # ValueError: a garbled reply
             log.warning("lease request failed", lease=self.config.name, error=repr(err))
             return False
 
@@ -129,18 +151,29 @@ class LeaderElector:
         return self.config.retry_period_s
 
     async def _renew_until_lost(self) -> None:
+        """Renews every retryPeriod; after a failed renewal tries again sooner (a lost request must not
+        cost a whole retryPeriod of the renewDeadline), and raises the moment renewDeadline has passed
+        since the last renewal, even in the middle of a request."""
+        deadline = self.config.renew_deadline_s
         last_renew = time.monotonic()
+        wait = self.config.retry_period_s
         while True:
-            await anyio.sleep(self.config.retry_period_s)
-            with anyio.move_on_after(self.config.renew_deadline_s):
-                if await self._attempt():
-                    last_renew = time.monotonic()
-            if time.monotonic() - last_renew >= self.config.renew_deadline_s:
+            await anyio.sleep(min(wait, max(0.0, last_renew + deadline - time.monotonic())))
+            renewed = False
+            remaining = last_renew + deadline - time.monotonic()
+            if remaining > 0:
+                with anyio.move_on_after(remaining):
+                    renewed = await self._attempt()
+            if renewed:
+                last_renew = time.monotonic()
+                wait = self.config.retry_period_s
+                continue
+            if time.monotonic() - last_renew >= deadline:
                 self.is_leader = False
                 raise LeadershipLost(
-                    f"could not renew lease {self.config.namespace}/{self.config.name} "
-                    f"within {self.config.renew_deadline_s:g}s"
+                    f"could not renew lease {self.config.namespace}/{self.config.name} within {deadline:g}s"
                 )
+            wait = min(self.config.retry_period_s, FAILED_RENEW_RETRY_S) * (0.75 + random.random() / 2)
 
     async def run_while_leader(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Acquires, then runs work while renewing; raises LeadershipLost the moment renewal fails.

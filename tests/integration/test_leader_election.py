@@ -107,3 +107,25 @@ async def test_a_leader_that_cannot_renew_stops_its_work_and_raises(
     other = LeaderElector(kube, config(namespace, "b"))
     with anyio.fail_after(30):
         await other.acquire()
+
+
+async def test_a_leader_keeps_its_lease_through_a_share_of_failing_requests(
+    control_plane: ClusterState, kube: KubeClient, namespace: str, tmp_path: Path
+) -> None:
+    """30% of the leader's lease requests fail (500): a failed renewal is retried well within the
+    renewDeadline, so the leader holds on for several deadlines' worth of time."""
+    plan = FaultPlan()
+    lease = LeaseConfig("le-test", namespace, "a", lease_duration_s=6, renew_deadline_s=4, retry_period_s=2)
+    async with FaultProxy(control_plane, plan, seed=7) as proxy:
+        kubeconfig = proxy.write_kubeconfig(tmp_path / "proxy.kubeconfig")
+        async with KubeClient.connect(str(kubeconfig)) as client:
+            elector = LeaderElector(client, lease)
+
+            async def work() -> None:
+                plan.rate_500 = 0.3
+                await anyio.sleep(16)
+
+            with anyio.fail_after(60):
+                await elector.run_while_leader(work)
+    assert proxy.counts["500"] > 0
+    assert (await holder(kube, namespace))[0] == "a"
