@@ -71,6 +71,11 @@ async def mark_unschedulable(client: KubeClient, namespace: str, name: str, mess
             ]
         }
     }
+    return await _patch_status(client, namespace, name, patch)
+
+
+async def _patch_status(client: KubeClient, namespace: str, name: str, patch: dict[str, Any]) -> bool:
+    """A strategic merge patch on the pod's status subresource; True if applied or the pod is gone."""
     try:
         resp = await client.request_retrying(
             "PATCH",
@@ -81,7 +86,7 @@ async def mark_unschedulable(client: KubeClient, namespace: str, name: str, mess
         )
     except (aiohttp.ClientError, TimeoutError):
         return False
-    return resp.ok
+    return resp.ok or resp.status == 404
 
 
 async def remove_finalizer(client: KubeClient, pod: dict[str, Any], finalizer: str) -> bool:
@@ -144,17 +149,7 @@ async def mark_failed(client: KubeClient, namespace: str, name: str, reason: str
             ],
         }
     }
-    try:
-        resp = await client.request_retrying(
-            "PATCH",
-            f"/api/v1/namespaces/{namespace}/pods/{name}/status",
-            patch,
-            attempts=3,
-            content_type="application/strategic-merge-patch+json",
-        )
-    except (aiohttp.ClientError, TimeoutError):
-        return False
-    return resp.ok or resp.status == 404
+    return await _patch_status(client, namespace, name, patch)
 
 
 async def delete(

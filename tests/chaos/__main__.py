@@ -14,6 +14,7 @@ had a duplicate, a missed slot, a stranded pod, an early bind, an error, or a fa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -100,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if own:
             devcluster.down(OWN_CLUSTER)
-    document = {"environment": env, "shape": shape.__dict__, "results": results}
+    document = {"environment": env, "shape": dataclasses.asdict(shape), "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=1) + "\n")
     text = table(results)

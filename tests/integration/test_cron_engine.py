@@ -379,6 +379,20 @@ async def test_suspended_entry_creates_nothing(kube: KubeClient, namespace: str)
     assert fires(metrics, "created") == 1
 
 
+def status_configmap(namespace: str, source: str, recorded: dict[str, Any]) -> dict[str, Any]:
+    """A status ConfigMap as an earlier leader would have written it for ConfigMap `source`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": f"{source}-jobsched-status",
+            "namespace": namespace,
+            "labels": {"jobsched.io/status-for": source},
+        },
+        "data": {"status.json": json.dumps({"entries": recorded})},
+    }
+
+
 @pytest.mark.usefixtures("pods_cleaned")
 async def test_starting_deadline_fires_only_the_latest_missed_slot_within_it(
     kube: KubeClient, namespace: str
@@ -391,16 +405,7 @@ async def test_starting_deadline_fires_only_the_latest_missed_slot_within_it(
     recorded: dict[str, Any] = {
         n: {"lastScheduleTime": last, "lastSuccessfulTime": None, "active": []} for n in ("within", "beyond")
     }
-    status = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": "late-jobsched-status",
-            "namespace": namespace,
-            "labels": {"jobsched.io/status-for": "late"},
-        },
-        "data": {"status.json": json.dumps({"entries": recorded})},
-    }
+    status = status_configmap(namespace, "late", recorded)
     resp = await kube.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", status)
     assert resp.status == 201, resp.message()
     body = cron_configmap(
@@ -444,16 +449,7 @@ async def test_a_new_leader_fires_a_recorded_entry_whose_slot_its_predecessor_ne
             "trackedSince": rfc3339(slot - timedelta(minutes=10)),
         }
     }
-    status = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": "died-jobsched-status",
-            "namespace": namespace,
-            "labels": {"jobsched.io/status-for": "died"},
-        },
-        "data": {"status.json": json.dumps({"entries": recorded})},
-    }
+    status = status_configmap(namespace, "died", recorded)
     resp = await kube.request("POST", f"/api/v1/namespaces/{namespace}/configmaps", status)
     assert resp.status == 201, resp.message()
     body = cron_configmap(namespace, "died", [entry("orphaned"), entry("fresh")])
