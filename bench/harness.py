@@ -1,4 +1,4 @@
-"""Runs the storm: nodes once, then each system (and repeat) in a fresh namespace, watched the same way.
+"""Runs the storm: nodes once, then each repeat of each system (interleaved) in a fresh namespace, watched alike.
 
 For each run the harness starts its pod watch on the new namespace, picks the fire time, lets the
 system prepare and start, and then ticks once a second (sampling the scheduler processes, checking
@@ -261,23 +261,28 @@ class Harness:
         runs: dict[str, Any] = {}
         curves: dict[str, list[list[float]]] = {}
         first_fire: str | None = None
+        repeats: dict[str, list[dict[str, Any]]] = {system.name: [] for system in systems}
+        given_up: set[str] = set()
         try:
-            for system in systems:
-                repeats: list[dict[str, Any]] = []
-                for repeat in range(scenario.repeats):
+            # Repeats are interleaved (a, b, a, b, ...), so a slow patch of a shared machine falls on
+            # every system rather than on one system's repeats.
+            for repeat in range(scenario.repeats):
+                for system in systems:
+                    if system.name in given_up:
+                        continue
                     try:
                         figures, curve = await self.run_once(system, repeat)
                     except Exception as err:
                         message = describe_error(err)
                         options.say(f"[{system.name}] failed: {message}")
-                        repeats.append({"error": message})
+                        repeats[system.name].append({"error": message})
                         if any(isinstance(e, SystemFailed) for e in leaf_errors(err)):
-                            break  # the same cause would fail every repeat
+                            given_up.add(system.name)  # the same cause would fail every repeat
                         continue
                     first_fire = first_fire or figures["fire_at"]
-                    repeats.append(figures)
+                    repeats[system.name].append(figures)
                     curves.setdefault(system.name, []).append(curve)
-                runs[system.name] = aggregate(repeats)
+            runs = {name: aggregate(done) for name, done in repeats.items()}
         finally:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await delete_nodes(self.client, f"{BENCH_LABEL}=true")

@@ -52,6 +52,7 @@ MAX_BACKOFF_S = 10.0
 UNSCHEDULABLE_FLUSH_S = 60.0
 BURST_GUARD_S = 3.0  # the event writer stays quiet this long around a fire time
 PLACE_CHUNK = 2000  # pods placed between yields to the event loop
+WARM_BEFORE_S = 2.0  # connections are opened this long before a gated burst
 
 
 def fire_time(raw: dict[str, Any]) -> float | None:
@@ -375,6 +376,20 @@ class Scheduler:
                     t.step = 0
                     self._route(t)
 
+    async def warm_loop(self) -> None:
+        """A few seconds before a gated burst, opens the bind workers' connections: at the fire time
+        the Bindings go out at once instead of each new connection's first waiting on a TLS handshake."""
+        warmed_for: float | None = None
+        while True:
+            await anyio.sleep(0.25)
+            if not self._gate:
+                continue
+            first = self._gate[0][0]
+            if warmed_for != first and 0 < first - self.clock() <= WARM_BEFORE_S:
+                warmed_for = first
+                opened = await self.client.warm(self.settings.api.bind_in_flight)
+                log.debug("connections warmed before a burst", requests=opened)
+
     def _still_fits(self, t: Tracked) -> bool:
         """Re-checks the usage-independent filters of a placement made ahead of its fire time."""
         state = self.cache.node(t.node)
@@ -530,6 +545,7 @@ class Scheduler:
             for name in self.queues:
                 tg.start_soon(self.domain_loop, name)
             tg.start_soon(self.gate_loop)
+            tg.start_soon(self.warm_loop)
             tg.start_soon(self.retry_loop)
             tg.start_soon(self.deferred_writer)
             for _ in range(self.settings.api.bind_in_flight):
