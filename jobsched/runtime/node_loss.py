@@ -112,20 +112,20 @@ class NodeLossSweep:
                 if not ok:
                     self._handled.discard(run.uid)
                 return
-            deleted = await pods.delete(self._client, "Pod", run.namespace, run.name, run.uid, grace_s=0)
-            released = deleted and await pods.drop_finalizer(
+            if not await pods.delete(self._client, "Pod", run.namespace, run.name, run.uid, grace_s=0):
+                self._handled.discard(run.uid)  # the next sweep tries again
+                return
+            # Best effort: if this fails, housekeeping releases the deleted pod's finalizer later, and
+            # the replacement waits for the old pod to be gone either way.
+            released = await pods.drop_finalizer(
                 self._client, run.namespace, run.name, run.uid, TRACKING_FINALIZER
             )
             log.warning(
                 "cron pod's node is gone before it started; replacing it",
                 pod=f"{run.namespace}/{run.name}",
                 node=run.node,
-                deleted=deleted,
-                released=released,
+                finalizer_released=released,
             )
-            if not released:
-                self._handled.discard(run.uid)  # the next sweep tries again
-                return
             if entry is not None:
                 self._report(
                     entry, "NodeLost", f"entry {entry.name}: {where} before it started: creating it again"
