@@ -22,7 +22,7 @@ import structlog
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import EventWriter
 from jobsched.kube.lease import LeaderElector, LeadershipLost, LeaseConfig
-from jobsched.runtime import http
+from jobsched.runtime import heap, http
 from jobsched.runtime.metrics import Metrics
 from jobsched.runtime.scheduler import Scheduler
 from jobsched.settings import Settings
@@ -59,7 +59,11 @@ async def run(settings: Settings, kubeconfig: str | None, identity: str | None =
     metrics = Metrics()
     async with KubeClient.connect(kubeconfig, connections=settings.api.connections) as client:
         busy_checks: list[Callable[[], bool]] = []
-        events = EventWriter(client, identity, busy=lambda: any(check() for check in busy_checks))
+
+        def busy() -> bool:
+            return any(check() for check in busy_checks)
+
+        events = EventWriter(client, identity, busy=busy)
         scheduler = Scheduler(client, settings, metrics, events)
         busy_checks.append(scheduler.busy)
         informer_parts: list[Callable[[], Coroutine[Any, Any, None]]] = [scheduler.run_informers]
@@ -102,6 +106,7 @@ async def run(settings: Settings, kubeconfig: str | None, identity: str | None =
                 for part in informer_parts:
                     tg.start_soon(part)
                 tg.start_soon(events.run)
+                tg.start_soon(heap.trim_while_idle, busy)
                 if elector is None:
                     tg.start_soon(lead)
                 else:
