@@ -13,6 +13,9 @@ import aiohttp
 
 from jobsched.kube.client import KubeClient
 
+STRATEGIC = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
 
 class CreateOutcome(enum.Enum):
     CREATED = "created"
@@ -76,17 +79,18 @@ async def mark_unschedulable(client: KubeClient, namespace: str, name: str, mess
 
 async def _patch_status(client: KubeClient, namespace: str, name: str, patch: dict[str, Any]) -> bool:
     """A strategic merge patch on the pod's status subresource; True if applied or the pod is gone."""
+    return await _patch(client, f"/api/v1/namespaces/{namespace}/pods/{name}/status", patch, STRATEGIC)
+
+
+async def _patch(
+    client: KubeClient, path: str, patch: Any, content_type: str, done: tuple[int, ...] = (404,)
+) -> bool:
+    """One PATCH with retries; True if applied or answered with a status in done."""
     try:
-        resp = await client.request_retrying(
-            "PATCH",
-            f"/api/v1/namespaces/{namespace}/pods/{name}/status",
-            patch,
-            attempts=3,
-            content_type="application/strategic-merge-patch+json",
-        )
+        resp = await client.request_retrying("PATCH", path, patch, attempts=3, content_type=content_type)
     except (aiohttp.ClientError, TimeoutError):
         return False
-    return resp.ok or resp.status == 404
+    return resp.ok or resp.status in done
 
 
 async def remove_finalizer(client: KubeClient, pod: dict[str, Any], finalizer: str) -> bool:
@@ -100,34 +104,16 @@ async def remove_finalizer(client: KubeClient, pod: dict[str, Any], finalizer: s
         {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
         {"op": "remove", "path": f"/metadata/finalizers/{index}"},
     ]
-    try:
-        resp = await client.request_retrying(
-            "PATCH",
-            f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
-            patch,
-            attempts=3,
-            content_type="application/json-patch+json",
-        )
-    except (aiohttp.ClientError, TimeoutError):
-        return False
-    return resp.ok or resp.status == 404
+    return await _patch(
+        client, f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}", patch, JSON_PATCH
+    )
 
 
 async def drop_finalizer(client: KubeClient, namespace: str, name: str, uid: str, finalizer: str) -> bool:
     """Removes one finalizer from the pod with this UID (a strategic merge patch; the UID in it is a
     precondition, so a newer pod of the same name keeps its own). True when it is gone or so is the pod."""
     patch = {"metadata": {"uid": uid, "$deleteFromPrimitiveList/finalizers": [finalizer]}}
-    try:
-        resp = await client.request_retrying(
-            "PATCH",
-            f"/api/v1/namespaces/{namespace}/pods/{name}",
-            patch,
-            attempts=3,
-            content_type="application/strategic-merge-patch+json",
-        )
-    except (aiohttp.ClientError, TimeoutError):
-        return False
-    return resp.ok or resp.status in (404, 409)
+    return await _patch(client, f"/api/v1/namespaces/{namespace}/pods/{name}", patch, STRATEGIC, (404, 409))
 
 
 async def mark_failed(client: KubeClient, namespace: str, name: str, reason: str, message: str) -> bool:
