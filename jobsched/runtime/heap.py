@@ -1,9 +1,9 @@
 """Hands freed heap memory back to the OS between storms.
 
-A storm parses hundreds of MB of short-lived JSON. CPython frees it, but glibc keeps the freed pages
-inside its heap, so RSS crept up storm after storm while live Python objects stayed flat (a soak under
-tracemalloc: traced memory flat at 90.5 MB over four minutes while RSS grew 11 MB; one malloc_trim(0)
-gave back 53 MB). malloc_trim blocks for a few milliseconds, so it only runs while nothing is busy.
+A storm parses hundreds of MB of short-lived JSON. CPython frees it, but glibc keeps freed pages
+inside its heap: on a soaked process one malloc_trim(0) gave back 53 MB. (A slower RSS creep outside
+glibc's heap remains; see the README's soak results.) malloc_trim blocks for a few milliseconds, so it
+only runs while nothing is busy.
 """
 
 from __future__ import annotations
