@@ -34,9 +34,10 @@ from bench.kubeops import (
     wait_nodes_ready,
 )
 from bench.measure import aggregate, node_domain, summarise
-from bench.scenario import BENCH_LABEL, Scenario, fire_time, rfc3339
+from bench.scenario import Scenario, fire_time, rfc3339
 from bench.systems import DEFAULT_JOBSCHED_CONFIG, RunContext, System, SystemFailed, make_system
 from bench.watcher import PodWatcher
+from jobsched.core.vocabulary import BENCH_LABEL, NAMESPACE_OPT_IN_LABEL
 from jobsched.devcluster import build
 from jobsched.devcluster import cluster as devcluster
 from jobsched.kube.client import KubeClient
@@ -163,7 +164,7 @@ class Harness:
         """One measured run: (the run's figures, sorted seconds-after-fire at which pods were bound)."""
         scenario, say = self.options.scenario, self.options.say
         namespace = f"bench-{system.name}-{self.run_id}-{repeat}"
-        await create_namespace(self.client, namespace, {"jobsched.io/enabled": "true", BENCH_LABEL: "true"})
+        await create_namespace(self.client, namespace, {NAMESPACE_OPT_IN_LABEL: "true", BENCH_LABEL: "true"})
         watcher = PodWatcher()
         informer = Informer(self.client, f"/api/v1/namespaces/{namespace}/pods", watcher, name=namespace)
         ctx: RunContext | None = None

@@ -12,10 +12,9 @@ from typing import Any
 
 import yaml
 
-from bench.scenario import BENCH_LABEL, ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
+from jobsched.core.vocabulary import BENCH_LABEL, CRON_CONFIGMAP_LABEL, ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
 
 RUN_ANNOTATION = "pod-complete.stage.kwok.x-k8s.io/delay"
-CRON_CONFIGMAP_LABEL = "jobsched.io/cron"
 CRON_CONFIGMAP_KEY = "crons.yaml"
 # Keeps each ConfigMap far below the 1 MiB object limit (an entry is ≈ 700 bytes of YAML).
 ENTRIES_PER_CONFIGMAP = 500

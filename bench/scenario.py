@@ -13,12 +13,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from jobsched.core.vocabulary import BENCH_LABEL
 from jobsched.devcluster.nodes import REGULAR_SHAPE, VIRTUAL_SHAPE, NodeShape, node_body
 
 NODE_PREFIX = "bench-"
-BENCH_LABEL = "jobsched.io/bench"
-ENTRY_LABEL = "jobsched.io/entry"
-SCHEDULED_TIME_ANNOTATION = "jobsched.io/scheduled-time"
 # Setup rates measured on 2 cores, with margin: CronJob/ConfigMap writes and jobsched's pre-staging.
 SETUP_OBJECTS_PER_S = 150.0
 BASE_LEAD_S = 15.0

@@ -56,9 +56,10 @@ import yaml
 from bench import manifests
 from bench.harness import Options, environment, setup_nodes
 from bench.kubeops import create_all, create_namespace, delete_namespace, delete_nodes
-from bench.scenario import BENCH_LABEL, Scenario, entry_names, rfc3339
+from bench.scenario import Scenario, entry_names, rfc3339
 from bench.systems import DEFAULT_JOBSCHED_CONFIG, Jobsched, RunContext
 from bench.watcher import PodWatcher
+from jobsched.core.vocabulary import BENCH_LABEL, NAMESPACE_OPT_IN_LABEL
 from jobsched.devcluster import cluster as devcluster
 from jobsched.kube.client import KubeClient
 from jobsched.kube.informer import Informer
@@ -310,7 +311,7 @@ class Soak:
             try:
                 await setup_nodes(client, scenario, say)
                 await create_namespace(
-                    client, self.namespace, {"jobsched.io/enabled": "true", BENCH_LABEL: "true"}
+                    client, self.namespace, {NAMESPACE_OPT_IN_LABEL: "true", BENCH_LABEL: "true"}
                 )
                 document = await self._measure(client, scenario, kubeconfig)
             finally:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.scenario import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
+from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 RUNNING_OR_LATER = frozenset({"Running", "Succeeded", "Failed"})

@@ -3,4 +3,3 @@
 __version__ = "0.1.0"
 
 SCHEDULER_NAME = "jobsched"
-LABEL_PREFIX = "jobsched.io/"

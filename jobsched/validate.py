@@ -13,7 +13,8 @@ from typing import Any
 import yaml
 
 from jobsched import SCHEDULER_NAME
-from jobsched.core.cronspec import CRON_CONFIGMAP_LABEL, YAML_LOADER, Problem, configmap_ref, parse_configmap
+from jobsched.core.cronspec import YAML_LOADER, Problem, configmap_ref, parse_configmap
+from jobsched.core.vocabulary import CRON_CONFIGMAP_LABEL
 
 
 def format_problem(path: str, problem: Problem) -> str:

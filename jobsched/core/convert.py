@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from jobsched import LABEL_PREFIX
 from jobsched.core.model import Node, NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration
 from jobsched.core.resources import add_into, canonical, maximum, parse_resources
+from jobsched.core.vocabulary import DOMAINS_ANNOTATION
 
-DOMAINS_ANNOTATION: Final = LABEL_PREFIX + "domains"
 _TERMINAL_PHASES: Final = frozenset({"Succeeded", "Failed"})
 _EMPTY: Final[Mapping[str, Any]] = {}
 

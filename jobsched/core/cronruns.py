@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jobsched.core.naming import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
-from jobsched.core.podbuild import TRACKING_FINALIZER
+from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION, TRACKING_FINALIZER
 
 
 class RunState(enum.Enum):

@@ -24,9 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from croniter import CroniterBadDateError, CroniterError, croniter
 
-from jobsched import LABEL_PREFIX, SCHEDULER_NAME
+from jobsched import SCHEDULER_NAME
 
-CRON_CONFIGMAP_LABEL: Final = LABEL_PREFIX + "cron"
 # The C loader when PyYAML was built with libyaml: the same safe subset, several times faster.
 YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DATA_KEY_SUFFIX: Final = ".yaml"

@@ -17,16 +17,14 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Final
 
-from jobsched import LABEL_PREFIX
 from jobsched.core.cronspec import CronEntry
-
-SCHEDULED_TIME_ANNOTATION: Final = LABEL_PREFIX + "scheduled-time"
-DOMAINS_ANNOTATION: Final = LABEL_PREFIX + "domains"
-# The scheduler orders its queue by this; spec.priority is not used because the Priority admission
-# plugin rejects pods that set it without a matching priorityClassName.
-PRIORITY_ANNOTATION: Final = LABEL_PREFIX + "priority"
-ENTRY_LABEL: Final = LABEL_PREFIX + "entry"
-CONFIGMAP_LABEL: Final = LABEL_PREFIX + "configmap"
+from jobsched.core.vocabulary import (
+    CONFIGMAP_LABEL,
+    DOMAINS_ANNOTATION,
+    ENTRY_LABEL,
+    PRIORITY_ANNOTATION,
+    SCHEDULED_TIME_ANNOTATION,
+)
 
 MAX_NAME: Final = 63  # a Pod name is also its hostname: one DNS label
 # A Job's pods are named "<job>-<index>-<5 random>" by the Job controller; 52 is what batch/v1 allows a

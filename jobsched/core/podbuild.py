@@ -11,11 +11,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from jobsched import LABEL_PREFIX, SCHEDULER_NAME
+from jobsched import SCHEDULER_NAME
 from jobsched.core.cronspec import CronEntry, thaw
 from jobsched.core.naming import slot_labels_and_annotations, slot_object_name
-
-TRACKING_FINALIZER: Final = LABEL_PREFIX + "tracking"
+from jobsched.core.vocabulary import TRACKING_FINALIZER
 
 
 def build_slot_object(

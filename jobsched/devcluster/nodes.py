@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from jobsched.core.vocabulary import DEV_NODE_LABEL
 from jobsched.devcluster.cluster import ClusterState, api_send
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
@@ -35,7 +36,7 @@ def node_body(name: str, kind: str, shape: NodeShape, flavor: str = "virtual-kub
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": "amd64",
-        "jobsched.io/dev-node": kind,
+        DEV_NODE_LABEL: kind,
     }
     taints: list[dict[str, str]] = []
     if kind == "virtual" and flavor == "eklet":

@@ -19,11 +19,10 @@ import aiohttp
 import anyio
 import structlog
 
+from jobsched.core.vocabulary import REPORTING_CONTROLLER
 from jobsched.kube.client import KubeClient
 
 log = structlog.get_logger(__name__)
-
-REPORTING_CONTROLLER = "jobsched.io/scheduler"
 
 
 @dataclass(frozen=True, slots=True)

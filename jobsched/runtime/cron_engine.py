@@ -33,15 +33,15 @@ from jobsched.core import cronplan
 from jobsched.core.cronruns import RunRecord, run_from_job, run_from_pod
 from jobsched.core.cronslots import due_slot, storm_groups
 from jobsched.core.cronspec import CronEntry, Problem
-from jobsched.core.naming import CONFIGMAP_LABEL, ENTRY_LABEL, entry_label_value, rfc3339, slot_object_name
-from jobsched.core.podbuild import TRACKING_FINALIZER, build_slot_object, service_account_refs
+from jobsched.core.naming import entry_label_value, rfc3339, slot_object_name
+from jobsched.core.podbuild import build_slot_object, service_account_refs
+from jobsched.core.vocabulary import CONFIGMAP_LABEL, ENTRY_LABEL, STATUS_FOR_LABEL, TRACKING_FINALIZER
 from jobsched.kube import pods
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import EventRecord, EventWriter, ObjectRef
 from jobsched.kube.informer import Informer
 from jobsched.kube.serviceaccounts import Found, ServiceAccountCache
 from jobsched.runtime.cron_state import (
-    STATUS_FOR_LABEL,
     ConfigMapStore,
     Key,
     NamespaceStore,

@@ -17,9 +17,7 @@ import orjson
 from jobsched.core.cronplan import STATUS_KEY, EntryStatus, parse_status_document
 from jobsched.core.cronruns import RunRecord
 from jobsched.core.cronspec import CronEntry, Problem, parse_configmap
-
-STATUS_FOR_LABEL = "jobsched.io/status-for"
-STATUS_SUFFIX = "-jobsched-status"
+from jobsched.core.vocabulary import STATUS_SUFFIX
 
 Key = tuple[str, str]  # (namespace, name)
 

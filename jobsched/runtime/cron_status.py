@@ -19,8 +19,8 @@ import orjson
 
 from jobsched.core.cronplan import STATUS_KEY, parse_status_document
 from jobsched.core.naming import label_value
+from jobsched.core.vocabulary import STATUS_FOR_LABEL, STATUS_SUFFIX
 from jobsched.kube.client import ApiError, KubeClient
-from jobsched.runtime.cron_state import STATUS_FOR_LABEL, STATUS_SUFFIX
 
 FIELD_MANAGER = "jobsched-cron"
 

@@ -20,7 +20,7 @@ import structlog
 from jobsched.core.cronruns import RunRecord
 from jobsched.core.cronspec import CronEntry
 from jobsched.core.nodeloss import LossAction, loss_action
-from jobsched.core.podbuild import TRACKING_FINALIZER
+from jobsched.core.vocabulary import TRACKING_FINALIZER
 from jobsched.kube import pods
 from jobsched.kube.client import KubeClient
 

@@ -34,8 +34,8 @@ from jobsched.core.convert import node_from_json, pod_from_json
 from jobsched.core.domains import resolve_chain
 from jobsched.core.filters import static_reason
 from jobsched.core.model import Pod
-from jobsched.core.naming import SCHEDULED_TIME_ANNOTATION
 from jobsched.core.placement import NO_NODES, Diagnosis, place_domain
+from jobsched.core.vocabulary import PRIORITY_ANNOTATION, SCHEDULED_TIME_ANNOTATION
 from jobsched.kube import binder, pods
 from jobsched.kube.binder import BindOutcome, BindRequest, BindResult
 from jobsched.kube.client import KubeClient
@@ -46,7 +46,6 @@ from jobsched.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-PRIORITY_ANNOTATION = "jobsched.io/priority"
 INITIAL_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 10.0
 UNSCHEDULABLE_FLUSH_S = 60.0

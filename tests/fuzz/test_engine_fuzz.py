@@ -23,13 +23,8 @@ from hypothesis import strategies as st
 
 from bench.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import parse_configmap
-from jobsched.core.naming import (
-    CONFIGMAP_LABEL,
-    ENTRY_LABEL,
-    SCHEDULED_TIME_ANNOTATION,
-    rfc3339,
-    slot_object_name,
-)
+from jobsched.core.naming import rfc3339, slot_object_name
+from jobsched.core.vocabulary import CONFIGMAP_LABEL, ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
 from jobsched.kube.client import KubeClient
 from jobsched.runtime.metrics import Metrics
 from tests.fuzz.strategies import LIVE_ACCOUNT, CronMap, cron_configmaps, fuzz_settings

@@ -30,7 +30,8 @@ from anyio.abc import Process
 
 from bench.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import CronEntry, parse_configmap
-from jobsched.core.naming import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION, rfc3339, slot_object_name
+from jobsched.core.naming import rfc3339, slot_object_name
+from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
 from jobsched.devcluster.cluster import ClusterState
 from jobsched.devcluster.nodes import NodeShape
 from jobsched.kube.client import KubeClient

@@ -21,8 +21,9 @@ import yaml
 
 from bench.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import CronEntry, parse_configmap
-from jobsched.core.naming import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION, rfc3339, slot_object_name
-from jobsched.core.podbuild import TRACKING_FINALIZER, build_slot_object
+from jobsched.core.naming import rfc3339, slot_object_name
+from jobsched.core.podbuild import build_slot_object
+from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION, TRACKING_FINALIZER
 from jobsched.devcluster import nodes
 from jobsched.kube import pods as kube_pods
 from jobsched.kube.client import KubeClient

@@ -39,7 +39,8 @@ from anyio.abc import Process
 
 from bench.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import parse_configmap
-from jobsched.core.naming import ENTRY_LABEL, slot_object_name
+from jobsched.core.naming import slot_object_name
+from jobsched.core.vocabulary import ENTRY_LABEL
 from jobsched.devcluster.cluster import ClusterState, _write_kubeconfig
 from jobsched.kube.client import KubeClient
 from tests.integration.scheduling import ClusterSlice

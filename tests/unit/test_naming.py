@@ -11,13 +11,15 @@ from hypothesis import strategies as st
 
 from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import (
+    label_value,
+    slot_labels_and_annotations,
+    slot_object_name,
+)
+from jobsched.core.vocabulary import (
     CONFIGMAP_LABEL,
     DOMAINS_ANNOTATION,
     ENTRY_LABEL,
     SCHEDULED_TIME_ANNOTATION,
-    label_value,
-    slot_labels_and_annotations,
-    slot_object_name,
 )
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

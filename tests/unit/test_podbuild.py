@@ -7,7 +7,8 @@ from typing import Any
 
 from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import slot_object_name
-from jobsched.core.podbuild import TRACKING_FINALIZER, build_slot_object, service_account_refs
+from jobsched.core.podbuild import build_slot_object, service_account_refs
+from jobsched.core.vocabulary import TRACKING_FINALIZER
 
 SLOT = datetime(2026, 1, 1, tzinfo=UTC)
 POD_TEMPLATE: dict[str, Any] = {

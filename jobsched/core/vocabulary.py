@@ -1,0 +1,41 @@
+"""Every `jobsched.io/` name jobsched reads or writes: labels, annotations, the finalizer, field managers.
+
+One module, so that a reader can see the whole contract with the cluster at a glance and no two modules
+ever spell a name differently. Names that users set (the opt-in labels) have their defaults here too; the
+settings read the configured values.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PREFIX: Final = "jobsched.io/"
+
+# --- opt-in (set by users; the settings may name other labels) -------------------------------------
+NAMESPACE_OPT_IN_LABEL: Final = PREFIX + "enabled"  # on a Namespace: "true" lets jobsched create there
+CRON_CONFIGMAP_LABEL: Final = PREFIX + "cron"  # on a ConfigMap: "true" marks it as holding cron entries
+STATUS_CONFIGMAP_VALUE: Final = (
+    "status"  # CRON_CONFIGMAP_LABEL's value on the status ConfigMaps jobsched writes
+)
+
+# --- on the objects created for a slot --------------------------------------------------------------
+ENTRY_LABEL: Final = PREFIX + "entry"  # "<source>.<entry>", or a hashed form of it (naming.label_value)
+CONFIGMAP_LABEL: Final = PREFIX + "configmap"  # the source ConfigMap's name (label-safe)
+SCHEDULED_TIME_ANNOTATION: Final = PREFIX + "scheduled-time"  # the slot, RFC 3339 UTC
+DOMAINS_ANNOTATION: Final = PREFIX + "domains"  # the pod's domain chain, "virtual,regular"
+# The scheduler orders its queue by this; spec.priority is not used because the Priority admission
+# plugin rejects pods that set it without a matching priorityClassName.
+PRIORITY_ANNOTATION: Final = PREFIX + "priority"
+TRACKING_FINALIZER: Final = PREFIX + "tracking"  # a slot pod keeps it until its outcome is recorded
+
+# --- status ConfigMaps ---------------------------------------------------------------------------------
+STATUS_FOR_LABEL: Final = PREFIX + "status-for"  # on a status ConfigMap: its source ConfigMap's name
+STATUS_SUFFIX: Final = "-jobsched-status"  # a status ConfigMap is named "<source>-jobsched-status"
+
+# --- who writes --------------------------------------------------------------------------------------
+REPORTING_CONTROLLER: Final = PREFIX + "scheduler"  # events.k8s.io reportingController
+STATUS_FIELD_MANAGER: Final = "jobsched-cron"  # server-side apply of status ConfigMaps
+
+# --- dev cluster and bench ---------------------------------------------------------------------------
+DEV_NODE_LABEL: Final = PREFIX + "dev-node"  # "virtual" or "regular" on the dev cluster's kwok nodes
+BENCH_LABEL: Final = PREFIX + "bench"  # on every object a benchmark creates, for clean-up
