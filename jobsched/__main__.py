@@ -4,4 +4,6 @@ import sys
 
 from jobsched.cli import main
 
-sys.exit(main())
+# Guarded: worker processes (anyio.to_process) load the parent's main module as __mp_main__.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -105,7 +105,7 @@ def _next(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from jobsched.runtime.cron_status import status_main
+    from jobsched.statuscmd import status_main
 
     return status_main(args.kubeconfig, args.namespace)
 

@@ -1,20 +1,24 @@
 """Settings, read once from config/jobsched.yaml into frozen dataclasses.
 
-Errors name the file and the field path (`api.bindInFlight: expected an integer ≥ 1, got 'x'`),
-so a bad config fails at start with a message that says what to fix.
+Every default is written once, in the dataclasses below; each field names its YAML key, and the reader
+walks the fields, so a new setting is one line. Errors name the file and the field path
+(`api.bindInFlight: expected int, got 'x'`), so a bad config fails at start with a message that says what
+to fix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import yaml
 
 from jobsched import SCHEDULER_NAME
-from jobsched.core.domains import DEFAULT_DOMAINS, Domain, domains_from_config
+from jobsched.core.domains import Domain, domains_from_config
+from jobsched.core.vocabulary import CRON_CONFIGMAP_LABEL, NAMESPACE_OPT_IN_LABEL
 
 T = TypeVar("T")
 
@@ -23,51 +27,114 @@ class SettingsError(ValueError):
     pass
 
 
+def _key(name: str, default: Any, *, positive: bool = False) -> Any:
+    """A field with its YAML key; `positive` requires a value > 0."""
+    return field(default=default, metadata={"key": name, "positive": positive})
+
+
+# The "domains" section at its defaults: virtual-kubelet and Tencent eklet nodes, GPU nodes, the rest.
+DEFAULT_DOMAINS: Final[Sequence[Mapping[str, Any]]] = (
+    {
+        "name": "virtual",
+        "matchAny": [{"type": "virtual-kubelet"}, {"node.kubernetes.io/instance-type": "eklet"}],
+        "tolerations": [
+            {"key": "virtual-kubelet.io/provider", "operator": "Exists"},
+            {"key": "eks.tke.cloud.tencent.com/eklet", "operator": "Exists"},
+        ],
+        "policy": "binpack",
+    },
+    {"name": "gpu", "nodeSelector": {"nvidia.com/gpu.present": "true"}, "policy": "spread"},
+    {"name": "regular", "catchAll": True, "policy": "spread"},
+)
+DEFAULT_CHAIN: Final = ("virtual", "regular")
+
+
 @dataclass(frozen=True)
 class ApiSettings:
-    connections: int = 96
-    bind_in_flight: int = 96
-    create_in_flight: int = 64
+    connections: int = _key("connections", 96, positive=True)  # keep-alive pool size
+    bind_in_flight: int = _key("bindInFlight", 96, positive=True)
+    create_in_flight: int = _key("createInFlight", 64, positive=True)
+
+
+@dataclass(frozen=True)
+class SchedulingSettings:
+    """The scheduling queue's timings (kube-scheduler's backoff and flush, jobsched's burst guard)."""
+
+    initial_backoff_s: float = _key("initialBackoffSeconds", 1.0, positive=True)
+    max_backoff_s: float = _key("maxBackoffSeconds", 10.0, positive=True)
+    unschedulable_flush_s: float = _key("unschedulableFlushSeconds", 60.0, positive=True)
+    burst_guard_s: float = _key("burstGuardSeconds", 3.0, positive=True)
+    place_chunk: int = _key("placeChunk", 2000, positive=True)
+    warm_before_s: float = _key("warmBeforeSeconds", 2.0, positive=True)
 
 
 @dataclass(frozen=True)
 class CronSettings:
-    enabled: bool = True
-    namespace_label: str = "jobsched.io/enabled=true"
-    configmap_label: str = "jobsched.io/cron=true"
-    min_lead_s: float = 5.0
-    max_lead_s: float = 300.0
-    lead_margin_s: float = 3.0
-    assumed_create_rate: float = 300.0
-    node_loss_grace_s: float = 40.0  # PodGC's quarantine for pods bound to a node that is gone
+    enabled: bool = _key("enabled", True)
+    namespace_label: str = _key("namespaceLabel", NAMESPACE_OPT_IN_LABEL + "=true")
+    configmap_label: str = _key("configMapLabel", CRON_CONFIGMAP_LABEL + "=true")
+    min_lead_s: float = _key("minLeadSeconds", 5.0, positive=True)
+    max_lead_s: float = _key("maxLeadSeconds", 300.0, positive=True)
+    lead_margin_s: float = _key("leadMarginSeconds", 3.0)
+    assumed_create_rate: float = _key("assumedCreateRate", 300.0, positive=True)
+    node_loss_grace_s: float = _key("nodeLossGraceSeconds", 40.0, positive=True)
+    node_loss_sweep_s: float = _key("nodeLossSweepSeconds", 1.0, positive=True)
+    plan_period_s: float = _key("planPeriodSeconds", 1.0, positive=True)
+    plan_lookback_s: float = _key("planLookbackSeconds", 5.0, positive=True)
+    create_retry_s: float = _key("createRetrySeconds", 120.0, positive=True)
+    busy_before_s: float = _key("busyBeforeSeconds", 3.0, positive=True)
+    busy_after_s: float = _key("busyAfterSeconds", 3.0, positive=True)
+    busy_bind_rate: float = _key("busyBindRate", 800.0, positive=True)
+    housekeeping_period_s: float = _key("housekeepingPeriodSeconds", 3.0, positive=True)
+    housekeeping_in_flight: int = _key("housekeepingInFlight", 8, positive=True)
+    tracking_write_s: float = _key("trackingWriteSeconds", 2.0, positive=True)
+    parse_timeout_s: float = _key("parseTimeoutSeconds", 10.0, positive=True)
+
+    @property
+    def configmap_label_key(self) -> str:
+        return self.configmap_label.split("=", 1)[0]
+
+    @property
+    def configmap_label_value(self) -> str:
+        return self.configmap_label.split("=", 1)[1]
 
 
 @dataclass(frozen=True)
 class LeaderElectionSettings:
-    enabled: bool = False
-    lease_name: str = "jobsched"
-    lease_namespace: str = "jobsched-system"
-    lease_duration_s: float = 15.0
-    renew_deadline_s: float = 10.0
-    retry_period_s: float = 2.0
+    enabled: bool = _key("enabled", False)
+    lease_name: str = _key("leaseName", "jobsched")
+    lease_namespace: str = _key("leaseNamespace", "jobsched-system")
+    lease_duration_s: float = _key("leaseDurationSeconds", 15.0, positive=True)
+    renew_deadline_s: float = _key("renewDeadlineSeconds", 10.0, positive=True)
+    retry_period_s: float = _key("retryPeriodSeconds", 2.0, positive=True)
 
 
 @dataclass(frozen=True)
 class ServerSettings:
-    address: str = "127.0.0.1"
-    port: int = 10259
+    address: str = _key("address", "127.0.0.1")
+    port: int = _key("port", 10259)
 
 
 @dataclass(frozen=True)
 class Settings:
     scheduler_name: str = SCHEDULER_NAME
     domains: tuple[Domain, ...] = field(default_factory=lambda: domains_from_config(DEFAULT_DOMAINS))
-    default_chain: tuple[str, ...] = ("virtual", "regular")
+    default_chain: tuple[str, ...] = DEFAULT_CHAIN
     extra_dimensions: Mapping[str, str] = field(default_factory=dict)  # dimension -> pod annotation
     api: ApiSettings = field(default_factory=ApiSettings)
+    scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)
     cron: CronSettings = field(default_factory=CronSettings)
     leader_election: LeaderElectionSettings = field(default_factory=LeaderElectionSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+
+
+SECTIONS: Final[Mapping[str, type]] = {
+    "api": ApiSettings,
+    "scheduling": SchedulingSettings,
+    "cron": CronSettings,
+    "leaderElection": LeaderElectionSettings,
+    "server": ServerSettings,
+}
 
 
 class _Reader:
@@ -81,7 +148,7 @@ class _Reader:
         self.data = data
         self.path = path
 
-    def _name(self, key: str) -> str:
+    def name(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
 
     def get(self, key: str, kind: type[T], default: T) -> T:
@@ -91,47 +158,51 @@ class _Reader:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise SettingsError(f"{self._name(key)}: expected {kind.__name__}, got {value!r}")
-        return value
-
-    def positive(self, key: str, kind: type[T], default: T) -> T:
-        value = self.get(key, kind, default)
-        if value <= 0:  # type: ignore[operator]
-            raise SettingsError(f"{self._name(key)}: must be > 0, got {value!r}")
+            raise SettingsError(f"{self.name(key)}: expected {kind.__name__}, got {value!r:.80}")
         return value
 
     def sub(self, key: str) -> _Reader:
-        return _Reader(self.data.get(key), self._name(key))
+        return _Reader(self.data.get(key), self.name(key))
 
     def check_known(self, known: set[str]) -> None:
-        unknown = sorted(set(self.data) - known)
+        unknown = sorted(set(self.data) - known, key=str)
         if unknown:
             raise SettingsError(
-                f"{self._name(unknown[0])}: unknown field (known: {', '.join(sorted(known))})"
+                f"{self.name(str(unknown[0]))}: unknown field (known: {', '.join(sorted(known))})"
             )
+
+
+def _section(cls: type[T], reader: _Reader) -> T:
+    """One settings section: every field read by its YAML key with its default's type."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    reader.check_known({f.metadata["key"] for f in fields})
+    values: dict[str, Any] = {}
+    for f in fields:
+        key = f.metadata["key"]
+        default: Any = f.default
+        value = reader.get(key, type(default), default)
+        if f.metadata["positive"] and value <= 0:
+            raise SettingsError(f"{reader.name(key)}: must be > 0, got {value!r}")
+        values[f.name] = value
+    return cls(**values)
+
+
+def _check_selector(reader: _Reader, key: str, value: str) -> None:
+    name, sep, label_value = value.partition("=")
+    if not sep or not name or not label_value or "," in value or "!" in name:
+        raise SettingsError(f"{reader.name(key)}: expected KEY=VALUE (one label), got {value!r:.80}")
 
 
 def settings_from_mapping(data: Any) -> Settings:
     top = _Reader(data, "")
-    top.check_known(
-        {
-            "schedulerName",
-            "domains",
-            "defaultDomainChain",
-            "extraDimensions",
-            "api",
-            "cron",
-            "leaderElection",
-            "server",
-        }
-    )
+    top.check_known({"schedulerName", "domains", "defaultDomainChain", "extraDimensions", *SECTIONS})
+    defaults = Settings()
     try:
-        domains = domains_from_config(top.data["domains"]) if "domains" in top.data else Settings().domains
+        domains = domains_from_config(top.data["domains"]) if "domains" in top.data else defaults.domains
     except ValueError as err:
         raise SettingsError(str(err)) from err
     names = {d.name for d in domains}
-    chain_raw = top.get("defaultDomainChain", list, ["virtual", "regular"])
-    chain = tuple(str(c) for c in chain_raw)
+    chain = tuple(str(c) for c in top.get("defaultDomainChain", list, list(defaults.default_chain)))
     for i, name in enumerate(chain):
         if name not in names:
             raise SettingsError(
@@ -144,78 +215,30 @@ def settings_from_mapping(data: Any) -> Settings:
         extra[dim.get("name", str, "")] = dim.get("annotation", str, "")
         if not all(extra.keys()) or not all(extra.values()):
             raise SettingsError(f"extraDimensions[{i}]: name and annotation are required")
-
-    api = top.sub("api")
-    api.check_known({"connections", "bindInFlight", "createInFlight"})
-    cron = top.sub("cron")
-    cron.check_known(
-        {
-            "enabled",
-            "namespaceLabel",
-            "configMapLabel",
-            "minLeadSeconds",
-            "maxLeadSeconds",
-            "leadMarginSeconds",
-            "assumedCreateRate",
-            "nodeLossGraceSeconds",
-        }
-    )
-    le = top.sub("leaderElection")
-    le.check_known(
-        {
-            "enabled",
-            "leaseName",
-            "leaseNamespace",
-            "leaseDurationSeconds",
-            "renewDeadlineSeconds",
-            "retryPeriodSeconds",
-        }
-    )
-    server = top.sub("server")
-    server.check_known({"address", "port"})
-
-    lease = LeaderElectionSettings(
-        enabled=le.get("enabled", bool, False),
-        lease_name=le.get("leaseName", str, "jobsched"),
-        lease_namespace=le.get("leaseNamespace", str, "jobsched-system"),
-        lease_duration_s=le.positive("leaseDurationSeconds", float, 15.0),
-        renew_deadline_s=le.positive("renewDeadlineSeconds", float, 10.0),
-        retry_period_s=le.positive("retryPeriodSeconds", float, 2.0),
-    )
+    sections: dict[str, Any] = {key: _section(cls, top.sub(key)) for key, cls in SECTIONS.items()}
+    lease: LeaderElectionSettings = sections["leaderElection"]
     if not lease.retry_period_s < lease.renew_deadline_s < lease.lease_duration_s:
         raise SettingsError(
             "leaderElection: need retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds, got "
             f"{lease.retry_period_s} / {lease.renew_deadline_s} / {lease.lease_duration_s}"
         )
-    min_lead = cron.positive("minLeadSeconds", float, 5.0)
-    max_lead = cron.positive("maxLeadSeconds", float, 300.0)
-    if min_lead > max_lead:
-        raise SettingsError(f"cron.minLeadSeconds: {min_lead} is greater than cron.maxLeadSeconds {max_lead}")
+    cron: CronSettings = sections["cron"]
+    if cron.min_lead_s > cron.max_lead_s:
+        raise SettingsError(
+            f"cron.minLeadSeconds: {cron.min_lead_s} is greater than cron.maxLeadSeconds {cron.max_lead_s}"
+        )
+    _check_selector(top.sub("cron"), "configMapLabel", cron.configmap_label)
+    _check_selector(top.sub("cron"), "namespaceLabel", cron.namespace_label)
     return Settings(
-        scheduler_name=top.get("schedulerName", str, SCHEDULER_NAME),
+        scheduler_name=top.get("schedulerName", str, defaults.scheduler_name),
         domains=domains,
         default_chain=chain,
         extra_dimensions=extra,
-        api=ApiSettings(
-            connections=api.positive("connections", int, 96),
-            bind_in_flight=api.positive("bindInFlight", int, 96),
-            create_in_flight=api.positive("createInFlight", int, 64),
-        ),
-        cron=CronSettings(
-            enabled=cron.get("enabled", bool, True),
-            namespace_label=cron.get("namespaceLabel", str, "jobsched.io/enabled=true"),
-            configmap_label=cron.get("configMapLabel", str, "jobsched.io/cron=true"),
-            min_lead_s=min_lead,
-            max_lead_s=max_lead,
-            lead_margin_s=cron.get("leadMarginSeconds", float, 3.0),
-            assumed_create_rate=cron.positive("assumedCreateRate", float, 300.0),
-            node_loss_grace_s=cron.positive("nodeLossGraceSeconds", float, 40.0),
-        ),
+        api=sections["api"],
+        scheduling=sections["scheduling"],
+        cron=cron,
         leader_election=lease,
-        server=ServerSettings(
-            address=server.get("address", str, "127.0.0.1"),
-            port=server.get("port", int, 10259),
-        ),
+        server=sections["server"],
     )
 
 

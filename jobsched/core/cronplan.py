@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
-from jobsched.core.cronruns import RunRecord, RunState, parse_time
-from jobsched.core.naming import rfc3339
+from jobsched.core.cronruns import RunRecord, RunState
+from jobsched.core.naming import parse_time, rfc3339
 
 EWMA_ALPHA: Final = 0.3
 MIN_RATE_SAMPLE: Final = 10  # storms smaller than this say little about the create rate

@@ -1,4 +1,4 @@
-"""A run of a cron entry (the Pod or Job created for one slot) as plain data, read from raw JSON.
+"""A run of a cron entry (the Pod or Job created for one slot) as plain data, read from the API.
 
 The cron engine decides concurrency, history pruning and status from the runs an entry has in the
 cluster. Reducing each raw object to a small frozen record here keeps those decisions pure and
@@ -11,9 +11,11 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION, TRACKING_FINALIZER
+from jobsched.core.convert import PodRecord
+from jobsched.core.naming import parse_time
+from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
 
 
 class RunState(enum.Enum):
@@ -44,75 +46,39 @@ class RunRecord:
         return self.state is not RunState.ACTIVE
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp from the API (…Z), or None when missing or malformed."""
-    if not isinstance(value, str) or not value:
+def run_from_pod(record: PodRecord) -> RunRecord | None:
+    """The run a pod stands for, or None if it is not a slot pod (or one of a Job's pods: in Job mode
+    the Job is the run)."""
+    if not record.entry_label or not record.name or record.owned_by_job:
         return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def _base(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    meta = _meta(obj)
-    labels = meta.get("labels") or {}
-    entry_label = labels.get(ENTRY_LABEL)
-    if not entry_label or not meta.get("name"):
-        return None
-    annotations = meta.get("annotations") or {}
-    return {
-        "namespace": str(meta.get("namespace", "")),
-        "name": str(meta["name"]),
-        "uid": str(meta.get("uid", "")),
-        "entry_label": str(entry_label),
-        "scheduled": parse_time(annotations.get(SCHEDULED_TIME_ANNOTATION)),
-        "deleting": bool(meta.get("deletionTimestamp")),
-    }
-
-
-def owned_by_job(obj: Mapping[str, Any]) -> bool:
-    """True for the pods a Job controller made (Job mode); the Job is the run, not its pods."""
-    return any(ref.get("kind") == "Job" for ref in _meta(obj).get("ownerReferences") or [])
-
-
-def run_from_pod(obj: Mapping[str, Any]) -> RunRecord | None:
-    """The run a raw Pod stands for, or None if it is not a slot pod."""
-    base = _base(obj)
-    if base is None or owned_by_job(obj):
-        return None
-    status = obj.get("status") or {}
-    phase = status.get("phase")
-    state = {"Succeeded": RunState.SUCCEEDED, "Failed": RunState.FAILED}.get(str(phase), RunState.ACTIVE)
-    finished = None
-    if state is not RunState.ACTIVE:
-        ends = [
-            parse_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
-            for cs in status.get("containerStatuses") or []
-        ]
-        known = [end for end in ends if end is not None]
-        finished = max(known) if known else None
-    tracked = TRACKING_FINALIZER in (_meta(obj).get("finalizers") or [])
-    node = str((obj.get("spec") or {}).get("nodeName") or "")
-    states = [(cs.get("state") or {}).keys() for cs in status.get("containerStatuses") or []]
-    started = phase in ("Running", "Succeeded", "Failed") or any(
-        k & {"running", "terminated"} for k in states
-    )
+    state = _POD_STATES.get(record.phase, RunState.ACTIVE)
     return RunRecord(
-        "Pod", state=state, finished=finished, tracked=tracked, node=node, started=started, **base
+        "Pod",
+        record.namespace,
+        record.name,
+        record.uid,
+        record.entry_label,
+        record.scheduled,
+        state,
+        finished=record.finished,
+        deleting=record.deleting,
+        tracked=record.tracked,
+        node=record.node_name,
+        started=record.started,
     )
+
+
+_POD_STATES: Final = {"Succeeded": RunState.SUCCEEDED, "Failed": RunState.FAILED}
 
 
 def run_from_job(obj: Mapping[str, Any]) -> RunRecord | None:
     """The run a raw batch/v1 Job stands for, from its Complete / Failed conditions."""
-    base = _base(obj)
-    if base is None:
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    entry_label = (meta.get("labels") or {}).get(ENTRY_LABEL)
+    if not entry_label or not meta.get("name"):
         return None
+    annotations = meta.get("annotations") or {}
     status = obj.get("status") or {}
     state = RunState.ACTIVE
     finished = None
@@ -126,4 +92,14 @@ def run_from_job(obj: Mapping[str, Any]) -> RunRecord | None:
         else:
             continue
         finished = parse_time(status.get("completionTime")) or parse_time(condition.get("lastTransitionTime"))
-    return RunRecord("Job", state=state, finished=finished, **base)
+    return RunRecord(
+        "Job",
+        str(meta.get("namespace", "")),
+        str(meta["name"]),
+        str(meta.get("uid", "")),
+        str(entry_label),
+        parse_time(annotations.get(SCHEDULED_TIME_ANNOTATION)),
+        state,
+        finished=finished,
+        deleting=bool(meta.get("deletionTimestamp")),
+    )

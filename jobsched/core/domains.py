@@ -8,7 +8,7 @@ walks its domain chain in order and falls back to the next domain only when one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -18,23 +18,6 @@ from jobsched.core.scoring import DEFAULT_WEIGHTS, POLICIES
 
 # label -> accepted values; an empty tuple means the label must merely exist.
 LabelSelector = Mapping[str, tuple[str, ...]]
-
-DEFAULT_CHAIN: Final = ("virtual", "regular")
-
-# The "domains" section of config/jobsched.yaml at its defaults.
-DEFAULT_DOMAINS: Final[Sequence[Mapping[str, Any]]] = (
-    {
-        "name": "virtual",
-        "matchAny": [{"type": "virtual-kubelet"}, {"node.kubernetes.io/instance-type": "eklet"}],
-        "tolerations": [
-            {"key": "virtual-kubelet.io/provider", "operator": "Exists"},
-            {"key": "eks.tke.cloud.tencent.com/eklet", "operator": "Exists"},
-        ],
-        "policy": "binpack",
-    },
-    {"name": "gpu", "nodeSelector": {"nvidia.com/gpu.present": "true"}, "policy": "spread"},
-    {"name": "regular", "catchAll": True, "policy": "spread"},
-)
 
 _DOMAIN_FIELDS: Final = frozenset(
     {"name", "nodeSelector", "matchAny", "catchAll", "tolerations", "policy", "extraCaps", "weights"}
@@ -86,6 +69,14 @@ def domain_of(node: Node, domains: Sequence[Domain]) -> str | None:
 def resolve_chain(pod: Pod, default_chain: tuple[str, ...]) -> tuple[str, ...]:
     """The domains a pod tries, in order: its own annotation's chain, else the default."""
     return pod.domain_chain or default_chain
+
+
+def route(chain: Sequence[str], step: int, known: Container[str]) -> int:
+    """Where a pod goes next: the index of the first domain of its chain at or after `step` that exists
+    (a chain may name a domain this scheduler does not have), or len(chain) when none is left."""
+    while step < len(chain) and chain[step] not in known:
+        step += 1
+    return step
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], path: str, what: str) -> Any:
@@ -173,10 +164,8 @@ def _domain(raw: Any, path: str) -> Domain:
     return domain
 
 
-def domains_from_config(data: Sequence[Any] | Mapping[str, Any]) -> tuple[Domain, ...]:
-    """Domains from the config's "domains" list (or a mapping holding it); errors name the field path."""
-    if isinstance(data, Mapping):
-        data = data.get("domains", DEFAULT_DOMAINS)
+def domains_from_config(data: Sequence[Any]) -> tuple[Domain, ...]:
+    """Domains from the config's "domains" list; errors name the field path."""
     items = _expect(data, (list, tuple), "domains", "a list")
     domains = tuple(_domain(raw, f"domains[{i}]") for i, raw in enumerate(items))
     seen: set[str] = set()

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final
 
 from jobsched import SCHEDULER_NAME
 from jobsched.core.resources import Resources
 
-TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 BLOCKING_EFFECTS: Final = frozenset({"NoSchedule", "NoExecute"})
 
 

@@ -73,6 +73,18 @@ def entry_label_value(entry: CronEntry) -> str:
     return label_value(f"{entry.configmap}.{entry.name}")
 
 
+def parse_time(value: object) -> datetime | None:
+    """An RFC 3339 timestamp as the API writes it (…Z) as an aware datetime, or None when missing or
+    malformed. One without an offset is read as UTC, as the apiserver means its own timestamps."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def rfc3339(moment: datetime) -> str:
     """`moment` in UTC as RFC 3339 with a Z, to the second (e.g. 2026-01-01T00:00:00Z)."""
     if moment.tzinfo is None:

@@ -9,8 +9,8 @@ entries are recognised by the node's version. A pod then costs O(log nodes), nea
 number of nodes.
 
 Each placement is assumed into the cache at once. `place_domain` works on one domain only, so the
-runtime can place domains independently; `place_batch` walks each pod's domain chain, falling back
-to the next domain only for pods the earlier one had no room for.
+runtime places domains independently: each domain's loop places its inbox, and the pods it had no room
+for move on to the next domain of their chain (`jobsched.core.domains.route`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from jobsched.core.cache import ClusterCache, DomainView, NodeState, pod_usage
-from jobsched.core.domains import DEFAULT_CHAIN, resolve_chain
+from jobsched.core.cache import DomainView, NodeState, pod_usage
 from jobsched.core.filters import (
     affinity_label_keys,
     check_node_affinity,
@@ -94,13 +93,6 @@ class Diagnosis:
 
 
 NO_NODES = Diagnosis(0, {})
-
-
-@dataclass(slots=True)
-class PlacementResult:
-    placements: list[tuple[Pod, str, str]] = field(default_factory=list)  # (pod, node, domain)
-    unplaced: list[tuple[Pod, str]] = field(default_factory=list)  # (pod, FailedScheduling message)
-    fallbacks: int = 0  # placements outside the pod's first domain
 
 
 def _fits(request_items: tuple[tuple[str, int], ...], state: NodeState) -> bool:
@@ -249,44 +241,4 @@ def place_domain(view: DomainView, pods: Sequence[Pod]) -> DomainPlacement:
         view.assume(pod, state, pod_class.usage)
         changed.append(state)
         result.placed.append((pod, state.node.name))
-    return result
-
-
-def place_batch(
-    cache: ClusterCache, pods: Sequence[Pod], default_chain: tuple[str, ...] = DEFAULT_CHAIN
-) -> PlacementResult:
-    """Places pods by priority (highest first, otherwise in order) along their domain chains.
-
-    Step k places every pod still waiting into the k-th domain of its chain, so a pod only falls
-    back once its earlier domains had no room; unplaced pods get kube-scheduler's message summed
-    over every domain they tried.
-    """
-    result = PlacementResult()
-    waiting = [(pod, resolve_chain(pod, default_chain)) for pod in sorted(pods, key=lambda p: -p.priority)]
-    diagnoses: dict[str, Diagnosis] = {}  # uid -> why the domains tried so far had no room
-    step = 0
-    while waiting:
-        by_domain: dict[str, list[tuple[Pod, tuple[str, ...]]]] = {}
-        for pod, chain in waiting:
-            if step < len(chain):
-                by_domain.setdefault(chain[step], []).append((pod, chain))
-            else:
-                result.unplaced.append((pod, diagnoses.get(pod.uid, NO_NODES).message()))
-        waiting = []
-        for domain_name, group in by_domain.items():
-            view = cache.domain_view(domain_name)
-            if view is None:
-                waiting.extend(group)
-                continue
-            chains = {pod.uid: chain for pod, chain in group}
-            placed = place_domain(view, [pod for pod, _ in group])
-            for pod, node_name in placed.placed:
-                result.placements.append((pod, node_name, domain_name))
-            if step > 0:
-                result.fallbacks += len(placed.placed)
-            for pod, diagnosis in placed.unfit:
-                previous = diagnoses.get(pod.uid)
-                diagnoses[pod.uid] = diagnosis if previous is None else previous.merged(diagnosis)
-                waiting.append((pod, chains[pod.uid]))
-        step += 1
     return result

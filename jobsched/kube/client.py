@@ -22,8 +22,9 @@ import orjson
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import Configuration
 
+from jobsched.core.outcomes import RETRYABLE
+
 AUTH_REFRESH_S = 60.0
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,11 @@ class ApiError(Exception):
         self.status = response.status
         self.response = response
         super().__init__(f"{method} {path}: HTTP {response.status}: {response.message()}")
+
+
+class TransportError(Exception):
+    """No HTTP answer: the connection failed, broke or timed out. The only transport exception that
+    leaves `jobsched.kube`, so no other layer needs to know which HTTP library is underneath."""
 
 
 class KubeClient:
@@ -144,23 +150,26 @@ class KubeClient:
         timeout: float = 30.0,
         content_type: str = "application/json",
     ) -> Response:
-        """One request; transport errors raise aiohttp.ClientError or TimeoutError."""
+        """One request; raises TransportError when there is no HTTP answer."""
         headers = await self._headers_now()
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else orjson.dumps(body)
             headers = {**headers, "Content-Type": content_type}
-        async with self.session.request(
-            method,
-            self.base + path,
-            data=data,
-            params=params,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-        ) as resp:
-            payload = await resp.read()
-            retry_after = resp.headers.get("Retry-After")
-            return Response(resp.status, payload, float(retry_after) if retry_after else None)
+        try:
+            async with self.session.request(
+                method,
+                self.base + path,
+                data=data,
+                params=params,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                payload = await resp.read()
+                retry_after = resp.headers.get("Retry-After")
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise TransportError(f"{method} {path}: {err!r}") from err
+        return Response(resp.status, payload, _seconds(retry_after))
 
     async def warm(self, connections: int, timeout: float = 2.0) -> int:
         """Opens up to `connections` keep-alive connections ahead of a burst (concurrent GET /version),
@@ -169,7 +178,7 @@ class KubeClient:
 
         async def one() -> None:
             nonlocal ok
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            with contextlib.suppress(TransportError):
                 if (await self.request("GET", "/version", timeout=timeout)).ok:
                     ok += 1
 
@@ -191,13 +200,13 @@ class KubeClient:
         """Retries 429, 5xx and transport errors with jittered exponential backoff.
 
         Returns the last response (which may be an error) rather than raising on HTTP status;
-        raises the last transport error if every attempt failed in transport.
+        raises TransportError if every attempt failed in transport.
         """
         delay = 0.05
         for attempt in range(attempts):
             try:
                 resp = await self.request(method, path, body, params, timeout, content_type)
-            except (aiohttp.ClientError, TimeoutError):
+            except TransportError:
                 if attempt == attempts - 1:
                     raise
             else:
@@ -218,21 +227,36 @@ class KubeClient:
     async def stream_lines(
         self, path: str, params: Mapping[str, str], read_timeout: float
     ) -> AsyncIterator[bytes]:
-        """Yields the lines of a streaming (watch) response; ends when the server closes it."""
+        """Yields the lines of a streaming (watch) response; ends when the server closes it.
+
+        Raises ApiError for a non-200 answer and TransportError when the stream breaks."""
         headers = await self._headers_now()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout)
-        async with self.session.get(
-            self.base + path, params=params, headers=headers, timeout=timeout
-        ) as resp:
-            if resp.status != 200:
-                raise ApiError("GET", path, Response(resp.status, await resp.read()))
-            buffer = b""
-            async for chunk in resp.content.iter_any():
-                buffer += chunk
-                while True:
-                    newline = buffer.find(b"\n")
-                    if newline < 0:
-                        break
-                    line, buffer = buffer[:newline], buffer[newline + 1 :]
-                    if line.strip():
-                        yield line
+        try:
+            async with self.session.get(
+                self.base + path, params=params, headers=headers, timeout=timeout
+            ) as resp:
+                if resp.status != 200:
+                    raise ApiError("GET", path, Response(resp.status, await resp.read()))
+                buffer = b""
+                async for chunk in resp.content.iter_any():
+                    buffer += chunk
+                    while True:
+                        newline = buffer.find(b"\n")
+                        if newline < 0:
+                            break
+                        line, buffer = buffer[:newline], buffer[newline + 1 :]
+                        if line.strip():
+                            yield line
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise TransportError(f"watch {path}: {err!r}") from err
+
+
+def _seconds(header: str | None) -> float | None:
+    """A Retry-After header in seconds; the HTTP-date form (never sent by the apiserver) is ignored."""
+    if not header:
+        return None
+    try:
+        return float(header)
+    except ValueError:
+        return None

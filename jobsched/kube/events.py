@@ -4,7 +4,7 @@ kube-scheduler writes one Event per scheduled pod, which at the fire second halv
 Here events are queued; the writer sleeps while the binder reports a burst in progress and then
 drains the queue with a small number of requests in flight. Identical events (same object, reason
 and message) collapse into one with a count. If the queue overflows, the oldest Normal events go
-first and the number dropped is kept for a metric.
+first and each one dropped is reported to `on_drop` (the runtime counts it in a metric).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiohttp
 import anyio
 import structlog
 
 from jobsched.core.vocabulary import REPORTING_CONTROLLER
-from jobsched.kube.client import KubeClient
+from jobsched.kube import paths
+from jobsched.kube.client import KubeClient, TransportError
 
 log = structlog.get_logger(__name__)
 
@@ -93,17 +93,16 @@ class EventWriter:
         busy: Callable[[], bool] = lambda: False,
         max_queue: int = 50_000,
         in_flight: int = 4,
+        on_drop: Callable[[], None] = lambda: None,
     ) -> None:
         self._client = client
         self._instance = instance
         self.busy = busy
         self._max_queue = max_queue
         self._in_flight = in_flight
+        self._on_drop = on_drop
         self._queue: OrderedDict[EventRecord, int] = OrderedDict()
         self._wake = anyio.Event()
-        self.written = 0
-        self.dropped = 0
-        self.failed = 0
 
     def emit(self, record: EventRecord) -> None:
         if record in self._queue:
@@ -121,7 +120,7 @@ class EventWriter:
                 break
         else:
             self._queue.popitem(last=False)
-        self.dropped += 1
+        self._on_drop()
 
     @property
     def pending(self) -> int:
@@ -145,21 +144,17 @@ class EventWriter:
 
     async def _write(self, record: EventRecord, count: int, limiter: anyio.CapacityLimiter) -> None:
         async with limiter:
-            path = f"/apis/events.k8s.io/v1/namespaces/{record.regarding.namespace}/events"
+            path = paths.events(record.regarding.namespace)
             try:
                 resp = await self._client.request_retrying(
                     "POST", path, event_body(record, count, self._instance), attempts=3, timeout=10
                 )
-            except (aiohttp.ClientError, TimeoutError) as err:
-                self.failed += 1
+            except TransportError as err:
                 log.warning(
                     "event write failed", reason=record.reason, object=record.regarding.name, error=repr(err)
                 )
                 return
-            if resp.ok:
-                self.written += 1
-            else:
-                self.failed += 1
+            if not resp.ok:
                 log.warning(
                     "event rejected",
                     reason=record.reason,

@@ -8,17 +8,18 @@ resourceVersion after a jittered backoff. Objects stay raw dicts (orjson), conve
 
 from __future__ import annotations
 
+import enum
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import aiohttp
 import anyio
 import orjson
 import structlog
 
-from jobsched.kube.client import ApiError, KubeClient, Response
+from jobsched.kube import paths
+from jobsched.kube.client import ApiError, KubeClient, Response, TransportError
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +94,7 @@ class Informer:
                     "watch expired, relisting", informer=self.name, resource_version=self.resource_version
                 )
                 need_list = True
-            except (aiohttp.ClientError, TimeoutError, ApiError, orjson.JSONDecodeError) as err:
+            except (TransportError, ApiError, orjson.JSONDecodeError) as err:
                 self.stats.errors += 1
                 self.stats.last_error = str(err)
                 if isinstance(err, ApiError) and err.status == 410:
@@ -146,3 +147,39 @@ class Informer:
                 continue
             self.stats.events += 1
             self.handler.apply(kind, obj)
+
+
+class Resource(enum.Enum):
+    """The collections jobsched watches, cluster-wide."""
+
+    NODES = "nodes"
+    PODS = "pods"
+    NAMESPACES = "namespaces"
+    CONFIGMAPS = "configmaps"
+    JOBS = "jobs"
+
+
+_COLLECTIONS: dict[Resource, str] = {
+    Resource.NODES: paths.nodes(),
+    Resource.PODS: paths.pods(),
+    Resource.NAMESPACES: paths.namespaces(),
+    Resource.CONFIGMAPS: paths.configmaps(),
+    Resource.JOBS: paths.jobs(),
+}
+
+
+def informer_for(
+    client: KubeClient,
+    resource: Resource,
+    handler: InformerHandler,
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+) -> Informer:
+    """An informer on one cluster-wide collection, optionally filtered by selectors."""
+    params: dict[str, str] = {}
+    if label_selector:
+        params["labelSelector"] = label_selector
+    if field_selector:
+        params["fieldSelector"] = field_selector
+    return Informer(client, _COLLECTIONS[resource], handler, params, name=resource.value)

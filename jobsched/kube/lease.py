@@ -10,6 +10,7 @@ bindings); leader election only keeps the work from running twice at full speed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import time
@@ -17,11 +18,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import anyio
 import structlog
 
-from jobsched.kube.client import KubeClient
+from jobsched.kube import paths
+from jobsched.kube.client import KubeClient, TransportError
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +51,7 @@ class LeaderElector:
     def __init__(self, client: KubeClient, config: LeaseConfig) -> None:
         self._client = client
         self.config = config
-        self._path = f"/apis/coordination.k8s.io/v1/namespaces/{config.namespace}/leases/{config.name}"
+        self._path = paths.lease(config.namespace, config.name)
         self._observed: tuple[str, str] | None = None  # (holder, renewTime) as last seen
         self._observed_at = 0.0
         self.is_leader = False
@@ -107,7 +108,7 @@ class LeaderElector:
                 "metadata": {"name": self.config.name, "namespace": self.config.namespace},
                 "spec": self._spec(None),
             }
-            path = self._path.rsplit("/", 1)[0]
+            path = paths.leases(self.config.namespace)
             created = await self._client.request("POST", path, body, timeout=self.config.retry_period_s * 2)
             self._written = created.json() if created.ok else None
             return created.ok
@@ -130,7 +131,7 @@ class LeaderElector:
     async def _attempt(self) -> bool:
         try:
             return await self.try_acquire_or_renew()
-        except (aiohttp.ClientError, TimeoutError, ValueError) as err:  # ValueError: a garbled reply
+        except (TransportError, ValueError) as err:  # ValueError: a garbled reply
             log.warning("lease request failed", lease=self.config.name, error=repr(err))
             return False
 
@@ -196,7 +197,7 @@ class LeaderElector:
         """Hands the lease back on a clean shutdown so a standby need not wait leaseDuration."""
         if not self.is_leader:
             return
-        with anyio.move_on_after(2):
+        with anyio.move_on_after(2), contextlib.suppress(TransportError):  # best effort: it expires anyway
             resp = await self._client.request("GET", self._path)
             if resp.ok:
                 lease = resp.json()

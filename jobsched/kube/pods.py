@@ -1,141 +1,88 @@
-"""Pod (and Job) writes other than bindings: create a slot's object, mark a pod unschedulable,
-remove the tracking finalizer, delete. Each returns an outcome instead of raising, because the
-caller decides per object and one bad object must never stop the rest of a storm."""
+"""Writes to the objects created for cron slots, other than bindings: create a slot's Pod or Job, mark a
+pod unschedulable or failed, drop the tracking finalizer, delete. Each returns an outcome instead of
+raising, because the caller decides per object and one bad object must never stop the rest of a storm.
+What a reply means is decided in `jobsched.core.outcomes`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
-from jobsched.kube.client import KubeClient
+from jobsched.core.outcomes import CreateOutcome, create_outcome, delete_done, patch_done
+from jobsched.kube import paths
+from jobsched.kube.client import KubeClient, TransportError
 
 STRATEGIC = "application/strategic-merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-
-
-class CreateOutcome(enum.Enum):
-    CREATED = "created"
-    EXISTS = "exists"  # AlreadyExists: an earlier attempt (or another replica) made it; counts as done
-    REJECTED = "rejected"  # the apiserver refused the object itself (4xx): an input error to report
-    FAILED = "failed"  # transport error or 5xx after retries: worth another try later
 
 
 @dataclass(frozen=True, slots=True)
 class CreateResult:
     outcome: CreateOutcome
-    status: int = 0
+    status: int = 0  # the HTTP status, 0 when there was no answer
     message: str = ""
-    obj: dict[str, Any] | None = None
-
-
-def collection_path(body: dict[str, Any]) -> str:
-    ns = body["metadata"]["namespace"]
-    if body.get("kind") == "Job":
-        return f"/apis/batch/v1/namespaces/{ns}/jobs"
-    return f"/api/v1/namespaces/{ns}/pods"
+    obj: dict[str, Any] | None = None  # the created object, as the apiserver returned it
 
 
 async def create(client: KubeClient, body: dict[str, Any], attempts: int = 5) -> CreateResult:
-    """POSTs a Pod or Job body; 409 AlreadyExists is success for deterministic names."""
+    """POSTs a Pod or Job body into its namespace; AlreadyExists is an outcome like any other."""
+    path = paths.collection_of(str(body.get("kind", "Pod")), body["metadata"]["namespace"])
     try:
-        resp = await client.request_retrying("POST", collection_path(body), body, attempts=attempts)
-    except (aiohttp.ClientError, TimeoutError) as err:
-        return CreateResult(CreateOutcome.FAILED, 0, repr(err))
-    if resp.ok:
-        return CreateResult(CreateOutcome.CREATED, resp.status, obj=resp.json())
-    if resp.status == 409:
-        return CreateResult(CreateOutcome.EXISTS, resp.status, resp.message())
-    if 400 <= resp.status < 500 and resp.status != 429:
-        return CreateResult(CreateOutcome.REJECTED, resp.status, resp.message())
-    return CreateResult(CreateOutcome.FAILED, resp.status, resp.message())
+        resp = await client.request_retrying("POST", path, body, attempts=attempts)
+    except TransportError as err:
+        return CreateResult(create_outcome(None), 0, str(err))
+    outcome = create_outcome(resp.status)
+    if outcome is CreateOutcome.CREATED:
+        return CreateResult(outcome, resp.status, obj=resp.json())
+    return CreateResult(outcome, resp.status, resp.message())
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+async def _patch(client: KubeClient, path: str, patch: Any, also_done: tuple[int, ...] = ()) -> bool:
+    """One strategic merge patch, with retries; True when applied or no longer needed."""
+    try:
+        resp = await client.request_retrying("PATCH", path, patch, attempts=3, content_type=STRATEGIC)
+    except TransportError:
+        return False
+    return patch_done(resp.status) or resp.status in also_done
+
+
 async def mark_unschedulable(client: KubeClient, namespace: str, name: str, message: str) -> bool:
     """Sets PodScheduled=False/Unschedulable with kube-scheduler's wording, on the status subresource."""
-    patch = {
-        "status": {
-            "conditions": [
-                {
-                    "type": "PodScheduled",
-                    "status": "False",
-                    "reason": "Unschedulable",
-                    "message": message,
-                    "lastProbeTime": None,
-                    "lastTransitionTime": _now(),
-                }
-            ]
-        }
+    condition = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": message,
+        "lastProbeTime": None,
+        "lastTransitionTime": _now(),
     }
-    return await _patch_status(client, namespace, name, patch)
-
-
-async def _patch_status(client: KubeClient, namespace: str, name: str, patch: dict[str, Any]) -> bool:
-    """A strategic merge patch on the pod's status subresource; True if applied or the pod is gone."""
-    return await _patch(client, f"/api/v1/namespaces/{namespace}/pods/{name}/status", patch, STRATEGIC)
-
-
-async def _patch(
-    client: KubeClient, path: str, patch: Any, content_type: str, done: tuple[int, ...] = (404,)
-) -> bool:
-    """One PATCH with retries; True if applied or answered with a status in done."""
-    try:
-        resp = await client.request_retrying("PATCH", path, patch, attempts=3, content_type=content_type)
-    except (aiohttp.ClientError, TimeoutError):
-        return False
-    return resp.ok or resp.status in done
-
-
-async def remove_finalizer(client: KubeClient, pod: dict[str, Any], finalizer: str) -> bool:
-    """Drops one finalizer with a JSON patch guarded by the pod's resourceVersion-free test op."""
-    meta = pod["metadata"]
-    finalizers = list(meta.get("finalizers") or [])
-    if finalizer not in finalizers:
-        return True
-    index = finalizers.index(finalizer)
-    patch = [
-        {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
-        {"op": "remove", "path": f"/metadata/finalizers/{index}"},
-    ]
-    return await _patch(
-        client, f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}", patch, JSON_PATCH
-    )
-
-
-async def drop_finalizer(client: KubeClient, namespace: str, name: str, uid: str, finalizer: str) -> bool:
-    """Removes one finalizer from the pod with this UID (a strategic merge patch; the UID in it is a
-    precondition, so a newer pod of the same name keeps its own). True when it is gone or so is the pod."""
-    patch = {"metadata": {"uid": uid, "$deleteFromPrimitiveList/finalizers": [finalizer]}}
-    return await _patch(client, f"/api/v1/namespaces/{namespace}/pods/{name}", patch, STRATEGIC, (404, 409))
+    return await _patch(client, paths.pod_status(namespace, name), {"status": {"conditions": [condition]}})
 
 
 async def mark_failed(client: KubeClient, namespace: str, name: str, reason: str, message: str) -> bool:
     """Sets phase Failed with a reason on the status subresource, as PodGC does to a pod whose node
     is gone (nothing else will ever report its end)."""
-    patch = {
-        "status": {
-            "phase": "Failed",
-            "reason": reason,
-            "message": message,
-            "conditions": [
-                {
-                    "type": "DisruptionTarget",
-                    "status": "True",
-                    "reason": "DeletionByPodGC",
-                    "message": message,
-                    "lastTransitionTime": _now(),
-                }
-            ],
-        }
+    condition = {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "DeletionByPodGC",
+        "message": message,
+        "lastTransitionTime": _now(),
     }
-    return await _patch_status(client, namespace, name, patch)
+    patch = {"status": {"phase": "Failed", "reason": reason, "message": message, "conditions": [condition]}}
+    return await _patch(client, paths.pod_status(namespace, name), patch)
+
+
+async def drop_finalizer(client: KubeClient, namespace: str, name: str, uid: str, finalizer: str) -> bool:
+    """Removes one finalizer from the pod with this UID (the UID in the patch is a precondition, so a
+    newer pod of the same name keeps its own). True when it is gone, or so is the pod."""
+    patch = {"metadata": {"uid": uid, "$deleteFromPrimitiveList/finalizers": [finalizer]}}
+    return await _patch(client, paths.pod(namespace, name), patch, also_done=(409,))
 
 
 async def delete(
@@ -147,18 +94,15 @@ async def delete(
     grace_s: int | None = None,
 ) -> bool:
     """Deletes a Pod or Job (background propagation), with a UID precondition when given."""
-    path = (
-        f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}"
-        if kind == "Job"
-        else f"/api/v1/namespaces/{namespace}/pods/{name}"
-    )
     body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
     if uid:
         body["preconditions"] = {"uid": uid}
     if grace_s is not None:
         body["gracePeriodSeconds"] = grace_s
     try:
-        resp = await client.request_retrying("DELETE", path, body, attempts=3)
-    except (aiohttp.ClientError, TimeoutError):
+        resp = await client.request_retrying(
+            "DELETE", paths.object_path(kind, namespace, name), body, attempts=3
+        )
+    except TransportError:
         return False
-    return resp.ok or resp.status in (404, 409)
+    return delete_done(resp.status)

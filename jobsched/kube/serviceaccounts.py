@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-import aiohttp
 import anyio
 
-from jobsched.kube.client import KubeClient
+from jobsched.kube import paths
+from jobsched.kube.client import KubeClient, TransportError
 
 DEFAULT_TTL_S: Final = 30.0
 
@@ -85,10 +85,10 @@ class ServiceAccountCache:
 
     async def _get(self, namespace: str, name: str) -> Lookup:
         self.requests += 1
-        path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}"
+        path = paths.serviceaccount(namespace, name)
         try:
             resp = await self._client.request_retrying("GET", path, attempts=3, timeout=10)
-        except (aiohttp.ClientError, TimeoutError) as err:
+        except TransportError as err:
             return Lookup(Found.UNKNOWN, repr(err))
         if resp.ok:
             return Lookup(Found.EXISTS)

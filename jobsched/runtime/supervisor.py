@@ -13,18 +13,16 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 import anyio
 import structlog
 
 from jobsched.kube.client import KubeClient
-from jobsched.kube.events import EventWriter
 from jobsched.kube.lease import LeaderElector, LeadershipLost, LeaseConfig
 from jobsched.runtime import heap, http
 from jobsched.runtime.metrics import Metrics
-from jobsched.runtime.scheduler import Scheduler
+from jobsched.runtime.parts import Parts
 from jobsched.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -58,30 +56,7 @@ async def run(settings: Settings, kubeconfig: str | None, identity: str | None =
     identity = identity or default_identity()
     metrics = Metrics()
     async with KubeClient.connect(kubeconfig, connections=settings.api.connections) as client:
-        busy_checks: list[Callable[[], bool]] = []
-
-        def busy() -> bool:
-            return any(check() for check in busy_checks)
-
-        events = EventWriter(client, identity, busy=busy)
-        scheduler = Scheduler(client, settings, metrics, events)
-        busy_checks.append(scheduler.busy)
-        informer_parts: list[Callable[[], Coroutine[Any, Any, None]]] = [scheduler.run_informers]
-        leader_parts: list[Callable[[], Coroutine[Any, Any, None]]] = [scheduler.run_leader]
-        if settings.cron.enabled:
-            from jobsched.runtime.cron_engine import CronEngine
-
-            engine = CronEngine(client, settings, metrics, events, nodes=scheduler)
-            busy_checks.append(engine.busy)
-            informer_parts.append(engine.run_informers)
-            leader_parts.append(engine.run_leader)
-
-        async def lead() -> None:
-            metrics.is_leader.set(1)
-            async with anyio.create_task_group() as tg:
-                for part in leader_parts:
-                    tg.start_soon(part)
-
+        parts = Parts(client, settings, metrics, identity)
         elector: LeaderElector | None = None
         if settings.leader_election.enabled:
             le = settings.leader_election
@@ -100,19 +75,14 @@ async def run(settings: Settings, kubeconfig: str | None, identity: str | None =
         try:
             async with _leadership_lost_unwrapped(), anyio.create_task_group() as tg:
                 tg.start_soon(_until_signal, tg.cancel_scope)
-                tg.start_soon(
-                    http.serve, settings.server.address, settings.server.port, metrics, scheduler.synced
-                )
-                for part in informer_parts:
-                    tg.start_soon(part)
-                tg.start_soon(events.run)
-                tg.start_soon(heap.trim_while_idle, busy)
+                tg.start_soon(http.serve, settings.server.address, settings.server.port, metrics, parts.ready)
+                tg.start_soon(parts.run_standby)
+                tg.start_soon(heap.trim_while_idle, parts.busy)
                 if elector is None:
-                    tg.start_soon(lead)
+                    tg.start_soon(parts.run_leader)
                 else:
-                    tg.start_soon(elector.run_while_leader, lead)
+                    tg.start_soon(elector.run_while_leader, parts.run_leader)
         finally:
-            metrics.is_leader.set(0)
             if elector is not None:
                 with anyio.CancelScope(shield=True):
                     await elector.release()

@@ -19,8 +19,8 @@ import anyio.to_thread
 
 from jobsched.devcluster import cluster as devcluster
 from jobsched.devcluster.nodes import KWOK_ANNOTATION
-from tests.chaos.faultproxy import FaultPlan
 from tests.chaos.storm import StormRun
+from tests.support.faultproxy import FaultPlan
 
 TAKEOVER_WAIT_S = 90.0
 NOT_READY_TAINT = {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}

@@ -51,8 +51,8 @@ from jobsched.devcluster import nodes
 from jobsched.devcluster.cluster import ClusterState
 from jobsched.kube.client import KubeClient
 from jobsched.kube.informer import Informer
-from tests.chaos.proxy_process import ProxyProcess
 from tests.chaos.replicas import Replicas
+from tests.support.proxy_process import ProxyProcess
 
 if TYPE_CHECKING:
     from tests.chaos.faults import Fault

@@ -20,7 +20,7 @@ import yaml
 from jobsched.devcluster.cluster import ClusterState
 from jobsched.kube.client import KubeClient
 from jobsched.kube.informer import Informer
-from tests.chaos.faultproxy import FaultPlan, FaultProxy
+from tests.support.faultproxy import FaultPlan, FaultProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

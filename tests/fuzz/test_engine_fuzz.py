@@ -28,7 +28,7 @@ from jobsched.core.vocabulary import CONFIGMAP_LABEL, ENTRY_LABEL, SCHEDULED_TIM
 from jobsched.kube.client import KubeClient
 from jobsched.runtime.metrics import Metrics
 from tests.fuzz.strategies import LIVE_ACCOUNT, CronMap, cron_configmaps, fuzz_settings
-from tests.integration.test_cron_engine import fires, running, shifted_clock, wait_until
+from tests.support.cron import fires, running, shifted_clock, wait_until
 
 pytestmark = pytest.mark.integration
 

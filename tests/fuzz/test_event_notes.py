@@ -13,7 +13,7 @@ import yaml
 
 from jobsched.core.cronspec import parse_configmap
 from jobsched.kube.events import EventRecord, ObjectRef, event_body
-from jobsched.runtime.cron_engine import _note
+from jobsched.runtime.cron.reporter import problem_note as _note
 
 
 @pytest.mark.parametrize("word", ["ü", "界", "😀"])

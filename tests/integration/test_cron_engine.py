@@ -8,11 +8,10 @@ Time bounds (anyio.fail_after) are hang guards, not timing assertions.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -20,117 +19,31 @@ import pytest
 import yaml
 
 from bench.kubeops import strip_pod_finalizers
-from jobsched.core.cronspec import CronEntry, parse_configmap
+from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import rfc3339, slot_object_name
 from jobsched.core.podbuild import build_slot_object
 from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION, TRACKING_FINALIZER
 from jobsched.devcluster import nodes
 from jobsched.kube import pods as kube_pods
 from jobsched.kube.client import KubeClient
-from jobsched.kube.events import EventWriter
-from jobsched.runtime.cron_engine import CronEngine
 from jobsched.runtime.metrics import Metrics
-from jobsched.settings import ApiSettings, CronSettings, Settings
+from jobsched.runtime.parts import Parts
+from tests.support.cron import (
+    CONTAINER,
+    SETTINGS,
+    configmap,
+    cron_configmap,
+    entry,
+    fires,
+    running,
+    shifted_clock,
+    slot_pods,
+    wait_event,
+    wait_pods,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
-
-SETTINGS = Settings(
-    cron=CronSettings(min_lead_s=2.0, max_lead_s=20.0, lead_margin_s=2.0),
-    api=ApiSettings(create_in_flight=8),
-)
-CONTAINER = {"name": "job", "image": "busybox", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}
-
-
-def shifted_clock(seconds_before: float) -> tuple[Callable[[], datetime], datetime]:
-    """A clock that reads `seconds_before` a minute boundary now, and that boundary (the slot)."""
-    real = datetime.now(UTC)
-    slot = real.replace(second=0, microsecond=0) + timedelta(minutes=2)
-    offset = slot - timedelta(seconds=seconds_before) - real
-    return (lambda: datetime.now(UTC) + offset), slot
-
-
-def cron_configmap(ns: str, name: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": ns, "labels": {"jobsched.io/cron": "true"}},
-        "data": {"crons.yaml": yaml.safe_dump({"entries": entries})},
-    }
-
-
-def entry(name: str, **extra: Any) -> dict[str, Any]:
-    spec = {"containers": [CONTAINER]}
-    return {"name": name, "schedule": "* * * * *", "template": {"spec": spec}, **extra}
-
-
-@contextlib.asynccontextmanager
-async def configmap(kube: KubeClient, body: dict[str, Any]) -> AsyncIterator[list[CronEntry]]:
-    """Creates a cron ConfigMap (deleted afterwards: namespaces never finish terminating here)."""
-    ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
-    resp = await kube.request("POST", f"/api/v1/namespaces/{ns}/configmaps", body)
-    assert resp.status == 201, resp.message()
-    try:
-        yield parse_configmap(body)[0]
-    finally:
-        await kube.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/{name}")
-
-
-@contextlib.asynccontextmanager
-async def running(
-    kube: KubeClient, clock: Callable[[], datetime], count: int = 1
-) -> AsyncIterator[list[tuple[CronEngine, Metrics]]]:
-    """`count` engines (replicas) with their event writers, cancelled on exit."""
-    engines = []
-    async with anyio.create_task_group() as tg:
-        for index in range(count):
-            metrics = Metrics()
-            engine_box: list[CronEngine] = []
-            events = EventWriter(
-                kube, f"test-{index}", busy=lambda box=engine_box: any(e.busy() for e in box)
-            )
-            engine = CronEngine(kube, SETTINGS, metrics, events, clock=clock)
-            engine_box.append(engine)
-            engines.append((engine, metrics))
-            tg.start_soon(events.run)
-            tg.start_soon(engine.run)
-        try:
-            yield engines
-        finally:
-            tg.cancel_scope.cancel()
-
-
-async def slot_pods(kube: KubeClient, ns: str) -> list[dict[str, Any]]:
-    reply = await kube.get_json(f"/api/v1/namespaces/{ns}/pods", {"labelSelector": ENTRY_LABEL})
-    return list(reply["items"])
-
-
-async def wait_pods(kube: KubeClient, ns: str, count: int, within_s: float = 30) -> list[dict[str, Any]]:
-    with anyio.fail_after(within_s):
-        while True:
-            found = await slot_pods(kube, ns)
-            if len(found) >= count:
-                return found
-            await anyio.sleep(0.2)
-
-
-async def wait_until(clock: Callable[[], datetime], moment: datetime) -> None:
-    await anyio.sleep(max((moment - clock()).total_seconds(), 0))
-
-
-async def wait_event(
-    kube: KubeClient, ns: str, reason: str, within_s: float = 30, count: int = 1
-) -> list[dict[str, Any]]:
-    with anyio.fail_after(within_s):
-        while True:
-            reply = await kube.get_json(f"/apis/events.k8s.io/v1/namespaces/{ns}/events")
-            found = [e for e in reply["items"] if e.get("reason") == reason]
-            if len(found) >= count:
-                return found
-            await anyio.sleep(0.3)
-
-
-def fires(metrics: Metrics, outcome: str) -> float:
-    return metrics.registry.get_sample_value("jobsched_cron_fires_total", {"outcome": outcome}) or 0.0
 
 
 async def test_storm_is_prestaged_before_its_slot(kube: KubeClient, namespace: str) -> None:
@@ -177,15 +90,16 @@ async def test_standby_is_warm_and_writes_nothing_until_it_leads(kube: KubeClien
     clock, slot = shifted_clock(10)
     body = cron_configmap(namespace, "standby", [entry(f"e{i}") for i in range(10)])
     async with configmap(kube, body) as entries, anyio.create_task_group() as tg:
-        events = EventWriter(kube, "standby", busy=lambda: False)
-        engine = CronEngine(kube, SETTINGS, Metrics(), events, clock=clock)
-        tg.start_soon(engine.run_informers)
+        parts = Parts(kube, SETTINGS, Metrics(), "standby", scheduling=False, cron=True, cron_clock=clock)
+        engine = parts.engine
+        assert engine is not None
+        tg.start_soon(parts.run_standby)
         with anyio.fail_after(30):
-            while (namespace, "standby") not in engine.configmaps.configmaps:  # noqa: ASYNC110 - a store has no event
+            while engine.configmaps.document(namespace, "standby") is None:  # noqa: ASYNC110 - a store has no event
                 await anyio.sleep(0.1)
         await anyio.sleep(3)  # within the lead: a leader would have staged by now
         assert await slot_pods(kube, namespace) == []
-        tg.start_soon(engine.run_leader)  # takes over with its caches already filled
+        tg.start_soon(parts.run_leader)  # takes over with its caches already filled
         found = await wait_pods(kube, namespace, 10)
         assert clock() < slot
         tg.cancel_scope.cancel()
@@ -388,7 +302,7 @@ def status_configmap(namespace: str, source: str, recorded: dict[str, Any]) -> d
         "metadata": {
             "name": f"{source}-jobsched-status",
             "namespace": namespace,
-            "labels": {"jobsched.io/status-for": source},
+            "labels": {"jobsched.io/status-for": source, "jobsched.io/cron": "status"},
         },
         "data": {"status.json": json.dumps({"entries": recorded})},
     }

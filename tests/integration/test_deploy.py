@@ -43,16 +43,8 @@ from jobsched.core.naming import slot_object_name
 from jobsched.core.vocabulary import ENTRY_LABEL
 from jobsched.devcluster.cluster import ClusterState, _write_kubeconfig
 from jobsched.kube.client import KubeClient
-from tests.integration.scheduling import ClusterSlice
-from tests.integration.test_cron_e2e import (
-    BIG_NODE,
-    CONTAINER,
-    JobschedProcess,
-    coming_slot,
-    storm_configmap,
-    watching,
-)
-from tests.integration.test_cron_engine import (
+from tests.support.cluster_slice import ClusterSlice
+from tests.support.cron import (
     configmap,
     cron_configmap,
     entry,
@@ -63,7 +55,8 @@ from tests.integration.test_cron_engine import (
     wait_pods,
     wait_until,
 )
-from tests.integration.test_run_process import free_port
+from tests.support.processes import JobschedProcess, free_port
+from tests.support.storm import BIG_NODE, CONTAINER, coming_slot, storm_configmap, watching
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -14,7 +14,7 @@ import pytest
 from jobsched.devcluster.cluster import ClusterState
 from jobsched.kube.client import KubeClient
 from jobsched.kube.lease import LeaderElector, LeadershipLost, LeaseConfig
-from tests.chaos.faultproxy import FaultPlan, FaultProxy
+from tests.support.faultproxy import FaultPlan, FaultProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

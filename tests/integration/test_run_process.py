@@ -4,10 +4,8 @@ metric names on /metrics, and exits cleanly on SIGTERM."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +16,10 @@ import yaml
 from jobsched.devcluster.cluster import ClusterState
 from jobsched.devcluster.nodes import NodeShape
 from jobsched.kube.client import KubeClient
-from tests.integration.scheduling import ClusterSlice, node_of
+from tests.support.cluster_slice import ClusterSlice, node_of
+from tests.support.processes import free_port, http_get
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
-            return int(resp.status), resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return int(err.code), ""
 
 
 async def test_run_binds_pods_and_serves_health_and_metrics(

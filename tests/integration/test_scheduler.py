@@ -15,8 +15,10 @@ from jobsched.devcluster import cluster as devcluster
 from jobsched.devcluster.cluster import ClusterState
 from jobsched.devcluster.nodes import NodeShape
 from jobsched.kube.client import KubeClient
-from tests.chaos.faultproxy import FaultPlan, FaultProxy
-from tests.integration.scheduling import ClusterSlice, compact_etcd, node_of, running_scheduler
+from jobsched.kube.informer import Resource
+from jobsched.runtime.scheduling.queue import PodState
+from tests.support.cluster_slice import ClusterSlice, compact_etcd, node_of, running_scheduler, tracked
+from tests.support.faultproxy import FaultPlan, FaultProxy
 
 pytestmark = pytest.mark.integration
 
@@ -160,7 +162,7 @@ async def test_node_deleted_during_binding_strands_no_pod(
             [bed.pod(f"p-{i:03d}", annotations={"jobsched.io/scheduled-time": fire}) for i in range(100)]
         )
         with anyio.fail_after(30):
-            while sum(1 for t in scheduler.tracked.values() if t.state == "gated") < 100:  # noqa: ASYNC110
+            while len(tracked(scheduler, PodState.GATED)) < 100:  # noqa: ASYNC110
                 await anyio.sleep(0.1)
         resp = await kube.request("DELETE", f"/api/v1/nodes/{doomed}")
         assert resp.ok
@@ -190,7 +192,7 @@ async def test_expired_watch_relists_without_losing_pods(uncached_control_plane:
 async def _expired_watch_scenario(bed: ClusterSlice, control_plane: ClusterState) -> None:
     await bed.add_node("virtual", VIRTUAL)
     async with running_scheduler(str(control_plane.kubeconfig), bed.settings()) as scheduler:
-        informer = scheduler.pod_informer
+        informer = scheduler.watches.informer(Resource.PODS)
         lists_before = informer.stats.lists
         # Pods created while the watch is forced onto a compacted resourceVersion: it gets 410 and relists.
         stale = informer.resource_version
@@ -215,9 +217,9 @@ async def test_virtual_nodes_going_not_ready_before_fire_time_send_pods_to_regul
             [bed.pod(f"p-{i:03d}", annotations={"jobsched.io/scheduled-time": fire}) for i in range(60)]
         )
         with anyio.fail_after(30):
-            while sum(1 for t in scheduler.tracked.values() if t.state == "gated") < 60:  # noqa: ASYNC110
+            while len(tracked(scheduler, PodState.GATED)) < 60:  # noqa: ASYNC110
                 await anyio.sleep(0.1)
-        assert {t.node for t in scheduler.tracked.values()} <= set(virtual)
+        assert {t.node for t in tracked(scheduler)} <= set(virtual)
         # What the node lifecycle controller does to a node whose kubelet stopped reporting.
         not_ready = {"spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]}}
         for name in virtual:
@@ -244,11 +246,12 @@ async def test_binds_whose_replies_are_lost_count_as_done_and_are_never_placed_t
             await bed.create_pods([bed.pod(f"p-{i:02d}") for i in range(20)])
             pods = await bed.wait_for(all_bound(20))
             with anyio.fail_after(60):
-                while scheduler.tracked:  # noqa: ASYNC110 - the scheduler's own record, polled
+                while tracked(scheduler):  # noqa: ASYNC110 - the scheduler's own record, polled
                     await anyio.sleep(0.1)
             await anyio.sleep(3)  # a retry (1 s backoff) would re-place by now
-            assert scheduler.tracked == {}
-            assert scheduler.cache.assumed_pods() == []
+            assert tracked(scheduler) == []
+            assert scheduler.scheduler is not None
+            assert scheduler.scheduler.cache.assumed_pods() == []
     assert {node_of(p) for p in pods.values()} == {node}
     assert proxy.counts["lost_reply"] >= 20
     # A bound pod is never reported unschedulable (event writes are POSTs too: carried out, reply lost).

@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from jobsched.core.cache import ClusterCache, pod_usage
 from jobsched.core.model import Pod
 from jobsched.core.resources import total
-from tests.unit.core_factories import DOMAINS, MIB, cache_with, node, pod, virtual_node
+from tests.support.factories import DOMAINS, MIB, cache_with, node, pod, virtual_node
 
 
 def bound(p: Pod, node_name: str | None, terminal: bool = False) -> Pod:

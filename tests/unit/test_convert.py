@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from jobsched.core.convert import effective_requests, node_from_json, pod_from_json
+from jobsched.core.convert import PodRecord, effective_requests, node_from_json, pod_from_json
 from jobsched.core.model import NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration
 
 MI = 2**20
@@ -165,3 +166,89 @@ def test_bad_extra_quantity_is_named() -> None:
     raw = {"metadata": {"name": "p", "annotations": {"a": "lots"}}, "spec": {}}
     with pytest.raises(ValueError, match="'lots'"):
         pod_from_json(raw, {"logs": "a"})
+
+
+SLOT_POD: dict[str, Any] = {
+    "metadata": {
+        "name": "crons-report-29000000-abc",
+        "namespace": "ns",
+        "uid": "u1",
+        "labels": {"jobsched.io/entry": "crons.report", "jobsched.io/configmap": "crons"},
+        "annotations": {
+            "jobsched.io/scheduled-time": "2026-01-01T00:00:00Z",
+            "jobsched.io/domains": "virtual,regular",
+            "jobsched.io/priority": "7",
+        },
+        "finalizers": ["jobsched.io/tracking"],
+    },
+    "spec": {
+        "schedulerName": "jobsched",
+        "priority": 100,
+        "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m"}}}],
+    },
+    "status": {"phase": "Pending"},
+}
+
+
+def test_a_pod_record_carries_what_scheduler_and_cron_engine_need() -> None:
+    record = PodRecord(SLOT_POD, {})
+    assert (record.uid, record.namespace, record.name) == ("u1", "ns", "crons-report-29000000-abc")
+    assert (record.phase, record.node_name, record.scheduler_name) == ("Pending", "", "jobsched")
+    assert record.fire_at == datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+    assert record.scheduled == datetime(2026, 1, 1, tzinfo=UTC)
+    assert (record.entry_label, record.source_label) == ("crons.report", "crons")
+    assert record.tracked
+    assert not record.deleting
+    assert not record.owned_by_job
+    assert not record.terminal
+    assert not record.started
+    assert record.finished is None
+    pod = record.pod
+    assert pod.domain_chain == ("virtual", "regular")
+    assert pod.priority == 7  # the annotation wins over spec.priority
+    assert record.pod is pod  # decoded once
+
+
+def test_a_pod_record_of_a_finished_pod() -> None:
+    finished = {
+        **SLOT_POD,
+        "spec": {**SLOT_POD["spec"], "nodeName": "v1"},
+        "status": {
+            "phase": "Succeeded",
+            "containerStatuses": [
+                {"state": {"terminated": {"finishedAt": "2026-01-01T00:00:05Z"}}},
+                {"state": {"terminated": {"finishedAt": "2026-01-01T00:00:09Z"}}},
+            ],
+        },
+    }
+    record = PodRecord(finished, {})
+    assert record.terminal
+    assert record.started
+    assert record.node_name == "v1"
+    assert record.finished == datetime(2026, 1, 1, 0, 0, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "spec_priority", "expected"),
+    [
+        ({}, None, 0),
+        ({}, 5, 5),
+        ({"jobsched.io/priority": "-3"}, 5, -3),
+        ({"jobsched.io/priority": "x"}, 5, 5),
+    ],
+)
+def test_priority_comes_from_the_annotation_then_the_spec(
+    annotations: dict[str, str], spec_priority: int | None, expected: int
+) -> None:
+    obj = {"metadata": {"name": "p", "annotations": annotations}, "spec": {"priority": spec_priority}}
+    assert pod_from_json(obj, {}).priority == expected
+
+
+def test_a_pod_without_a_slot_or_labels() -> None:
+    record = PodRecord({"metadata": {"name": "p", "ownerReferences": [{"kind": "Job"}]}, "spec": {}}, {})
+    assert record.fire_at is None
+    assert record.scheduled is None
+    assert record.entry_label == ""
+    assert record.owned_by_job
+    assert record.scheduler_name == "default-scheduler"
+    assert record.phase == "Pending"

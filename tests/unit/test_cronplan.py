@@ -10,9 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobsched.core import cronplan
+from jobsched.core.convert import PodRecord
 from jobsched.core.cronplan import EntryStatus, SlotAction
 from jobsched.core.cronruns import RunRecord, RunState, run_from_job, run_from_pod
-from jobsched.runtime.cron_status import format_table, status_body, status_rows
+from jobsched.kube.statusmaps import status_body
+from jobsched.statuscmd import format_table, status_rows
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -207,7 +209,7 @@ def test_status_document_ignores_junk(junk: Any) -> None:
 
 def test_status_rows_and_table() -> None:
     statuses = {"e": EntryStatus(T0, None, ("p1", "p2"))}
-    body = status_body("ns", "crons", "uid-1", cronplan.status_document(statuses))
+    body = status_body("ns", "crons", "uid-1", cronplan.status_document(statuses), "jobsched.io/cron")
     assert body["metadata"]["name"] == "crons-jobsched-status"
     assert body["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     rows = status_rows([body])
@@ -261,16 +263,20 @@ def pod(phase: str, **meta: Any) -> dict[str, Any]:
     }
 
 
+def run_of(obj: dict[str, Any]) -> RunRecord | None:
+    return run_from_pod(PodRecord(obj, {}))
+
+
 def test_run_from_pod() -> None:
-    done = run_from_pod(pod("Succeeded"))
+    done = run_of(pod("Succeeded"))
     assert done is not None
     assert (done.state, done.scheduled, done.tracked) == (RunState.SUCCEEDED, T0, True)
     assert done.finished == T0 + timedelta(seconds=7)
-    pending = run_from_pod(pod("Pending", deletionTimestamp="2026-01-01T00:00:09Z"))
+    pending = run_of(pod("Pending", deletionTimestamp="2026-01-01T00:00:09Z"))
     assert pending is not None
     assert (pending.state, pending.finished, pending.deleting) == (RunState.ACTIVE, None, True)
-    assert run_from_pod(pod("Running", ownerReferences=[{"kind": "Job", "name": "j"}])) is None
-    assert run_from_pod({"metadata": {"name": "x", "labels": {}}}) is None
+    assert run_of(pod("Running", ownerReferences=[{"kind": "Job", "name": "j"}])) is None
+    assert run_of({"metadata": {"name": "x", "labels": {}}}) is None
 
 
 def test_run_from_job() -> None:

@@ -7,15 +7,10 @@ from typing import Any
 
 import pytest
 
-from jobsched.core.domains import (
-    DEFAULT_CHAIN,
-    DEFAULT_DOMAINS,
-    domain_of,
-    domains_from_config,
-    resolve_chain,
-)
+from jobsched.core.domains import domain_of, domains_from_config, resolve_chain, route
 from jobsched.core.model import Toleration
-from tests.unit.core_factories import DOMAINS, node, pod
+from jobsched.settings import DEFAULT_CHAIN, DEFAULT_DOMAINS
+from tests.support.factories import DOMAINS, node, pod
 
 
 @pytest.mark.parametrize(
@@ -51,9 +46,9 @@ def test_selector_any_of_and_exists() -> None:
     assert domain_of(node("n"), (domain,)) is None
 
 
-def test_extra_caps_weights_and_mapping_form() -> None:
+def test_extra_caps_and_weights() -> None:
     (domain,) = domains_from_config(
-        {"domains": [{"name": "v", "catchAll": True, "extraCaps": {"logs": "10Mi"}, "weights": {"cpu": 2}}]}
+        [{"name": "v", "catchAll": True, "extraCaps": {"logs": "10Mi"}, "weights": {"cpu": 2}}]
     )
     assert domain.extra_caps == {"logs": 10 * 2**20}
     assert domain.weights == {"cpu": 2}
@@ -100,3 +95,21 @@ def test_config_errors_name_the_field(data: Any, message: str) -> None:
 
 def test_default_config_round_trips() -> None:
     assert domains_from_config(DEFAULT_DOMAINS) == DOMAINS
+
+
+@pytest.mark.parametrize(
+    ("chain", "step", "expected"),
+    [
+        (("virtual", "regular"), 0, 0),
+        (("virtual", "regular"), 1, 1),
+        (("virtual", "regular"), 2, 2),
+        (("nowhere", "regular"), 0, 1),
+        (("virtual", "nowhere"), 1, 2),
+        (("nowhere",), 0, 1),
+        ((), 0, 0),
+    ],
+)
+def test_route_skips_domains_this_scheduler_does_not_have(
+    chain: tuple[str, ...], step: int, expected: int
+) -> None:
+    assert route(chain, step, {"virtual", "regular", "gpu"}) == expected

@@ -15,7 +15,7 @@ from jobsched.core.filters import (
     tolerates,
 )
 from jobsched.core.model import NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration
-from tests.unit.core_factories import node, pod
+from tests.support.factories import node, pod
 
 NO_SCHEDULE = Taint("dedicated", "db", "NoSchedule")
 

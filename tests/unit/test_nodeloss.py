@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from jobsched.core.convert import PodRecord
 from jobsched.core.cronruns import RunRecord, RunState, run_from_pod
 from jobsched.core.nodeloss import LossAction, loss_action
-from jobsched.runtime.node_loss import NodeLossSweep
+from jobsched.runtime.cron.node_loss import NodeLossSweep
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 GRACE_S = 40.0
@@ -37,16 +38,16 @@ def test_run_from_pod_reads_node_and_whether_it_started() -> None:
         "spec": {"nodeName": "n1"},
         "status": {"phase": "Pending"},
     }
-    run = run_from_pod(pod)
+    run = run_from_pod(PodRecord(pod, {}))
     assert run is not None
     assert run.node == "n1"
     assert not run.started
     pod["status"] = {"phase": "Running"}
-    run = run_from_pod(pod)
+    run = run_from_pod(PodRecord(pod, {}))
     assert run is not None
     assert run.started
     pod["status"] = {"phase": "Pending", "containerStatuses": [{"state": {"terminated": {"exitCode": 1}}}]}
-    run = run_from_pod(pod)
+    run = run_from_pod(PodRecord(pod, {}))
     assert run is not None
     assert run.started
 
@@ -72,6 +73,7 @@ def sweep(runs: list[RunRecord], nodes: Nodes) -> NodeLossSweep:
         lambda entry, run: None,
         lambda entry, reason, note: None,
         GRACE_S,
+        1.0,
     )
 
 

@@ -11,12 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobsched.core.cache import ClusterCache
-from jobsched.core.domains import DEFAULT_CHAIN, Domain
+from jobsched.core.domains import Domain
 from jobsched.core.filters import fit_request, node_reasons
 from jobsched.core.model import Node, Pod, Taint, Toleration
-from jobsched.core.placement import FINE_SCALE, Diagnosis, place_batch, place_domain
+from jobsched.core.placement import FINE_SCALE, Diagnosis, place_domain
 from jobsched.core.scoring import make_scorer, node_score
-from tests.unit.core_factories import DOMAINS, GIB, MIB, VK_TAINT, cache_with, node, pod, virtual_node
+from jobsched.settings import DEFAULT_CHAIN
+from tests.support.factories import DOMAINS, GIB, MIB, VK_TAINT, cache_with, node, pod, virtual_node
+from tests.support.placement import place_batch
 
 
 def test_binpack_fills_a_node_before_the_next() -> None:

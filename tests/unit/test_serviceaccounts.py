@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import anyio
 import pytest
 
-from jobsched.kube.client import Response
+from jobsched.kube.client import Response, TransportError
 from jobsched.kube.serviceaccounts import Found, ServiceAccountCache
 
 
@@ -95,7 +94,7 @@ async def test_the_same_name_in_another_namespace_is_another_account() -> None:
 
 @pytest.mark.parametrize(
     ("answer", "found"),
-    [(403, Found.REFUSED), (500, Found.UNKNOWN), (aiohttp.ClientConnectionError("down"), Found.UNKNOWN)],
+    [(403, Found.REFUSED), (500, Found.UNKNOWN), (TransportError("down"), Found.UNKNOWN)],
 )
 async def test_refusals_and_failures(answer: int | Exception, found: Found) -> None:
     client = FakeClient({"etl": answer})

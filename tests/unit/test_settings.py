@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from jobsched.settings import Settings, SettingsError, load_settings, settings_from_mapping
+from jobsched.settings import SECTIONS, Settings, SettingsError, load_settings, settings_from_mapping
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,3 +76,17 @@ def test_file_errors_carry_the_file_name(tmp_path: Path) -> None:
         load_settings(broken)
     with pytest.raises(SettingsError, match=r"missing\.yaml"):
         load_settings(tmp_path / "missing.yaml")
+
+
+def test_the_shipped_config_documents_every_setting() -> None:
+    """Every field of every section appears in config/jobsched.yaml, so the file never lags the code."""
+    shipped = yaml.safe_load((REPO / "config" / "jobsched.yaml").read_text())
+    for key, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            assert f.metadata["key"] in shipped[key], f"config/jobsched.yaml lacks {key}.{f.metadata['key']}"
+
+
+@pytest.mark.parametrize("label", ["jobsched.io/cron", "a=b,c=d", "=x", "k!=v"])
+def test_labels_must_be_one_key_value_pair(label: str) -> None:
+    with pytest.raises(SettingsError, match=r"cron\.configMapLabel: expected KEY=VALUE"):
+        settings_from_mapping({"cron": {"configMapLabel": label}})

@@ -26,8 +26,7 @@ from jobsched.kube.client import KubeClient
 
 log = structlog.get_logger(__name__)
 
-SWEEP_PERIOD_S: Final = 1.0
-IN_FLIGHT: Final = 16
+IN_FLIGHT: Final = 16  # concurrent deletes / status patches of one sweep
 
 
 class NodeDirectory(Protocol):
@@ -48,9 +47,11 @@ class NodeLossSweep:
         recreate: Callable[[CronEntry, RunRecord], None],
         report: Callable[[CronEntry, str, str], None],
         grace_s: float,
+        period_s: float,
     ) -> None:
         self._client = client
         self._grace_s = grace_s
+        self._period_s = period_s
         self._nodes = nodes
         self._runs = runs
         self._entry_of = entry_of
@@ -82,7 +83,7 @@ class NodeLossSweep:
     async def run(self) -> None:
         limiter = anyio.CapacityLimiter(IN_FLIGHT)
         while True:
-            await anyio.sleep(SWEEP_PERIOD_S)
+            await anyio.sleep(self._period_s)
             due = self.due(time.monotonic())
             if not due:
                 continue

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from jobsched.core.cache import ClusterCache
-from jobsched.core.domains import DEFAULT_DOMAINS, domains_from_config
+from jobsched.core.domains import domains_from_config
 from jobsched.core.model import Node, Pod, Taint, Toleration
+from jobsched.settings import DEFAULT_DOMAINS
 
 GIB = 2**30
 MIB = 2**20

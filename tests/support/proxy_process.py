@@ -1,7 +1,7 @@
 """A FaultProxy in a process of its own, so a storm's traffic through it never shares an event loop
 with the harness that measures the storm (or with jobsched).
 
-    python -m tests.chaos.proxy_process --cluster NAME --plan '{"rate_429": 0.05}' \\
+    python -m tests.support.proxy_process --cluster NAME --plan '{"rate_429": 0.05}' \\
         --kubeconfig /tmp/proxy.kubeconfig --counts /tmp/proxy-counts.json
 
 It writes the kubeconfig (the cluster's, with `server` pointing at the proxy), prints `ready URL` on
@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 
 from jobsched.devcluster.cluster import ClusterState
-from tests.chaos.faultproxy import FaultPlan, FaultProxy
+from tests.support.faultproxy import FaultPlan, FaultProxy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 30.0
@@ -61,7 +61,7 @@ async def _serve(state: ClusterState, plan: FaultPlan, seed: int, kubeconfig: Pa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.chaos.proxy_process", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.support.proxy_process", description=__doc__)
     parser.add_argument("--cluster", required=True, help="devcluster name (its state under /dev/shm)")
     parser.add_argument("--plan", required=True, help="FaultPlan fields as JSON")
     parser.add_argument("--seed", type=int, default=0)
@@ -96,7 +96,7 @@ class ProxyProcess:
         command = [
             sys.executable,
             "-m",
-            "tests.chaos.proxy_process",
+            "tests.support.proxy_process",
             f"--cluster={self.state.name}",
             f"--plan={plan_to_json(self.plan)}",
             f"--seed={self.seed}",

@@ -20,9 +20,9 @@ from jobsched.core.domains import domains_from_config
 from jobsched.devcluster import nodes
 from jobsched.devcluster.cluster import ClusterState
 from jobsched.kube.client import KubeClient
-from jobsched.kube.events import EventWriter
 from jobsched.runtime.metrics import Metrics
-from jobsched.runtime.scheduler import Scheduler
+from jobsched.runtime.parts import Parts
+from jobsched.runtime.scheduling.queue import PodState, Tracked
 from jobsched.settings import ApiSettings, Settings
 
 TEST_LABEL = "jobsched.io/test"
@@ -174,18 +174,21 @@ def node_of(pod: dict[str, Any]) -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def running_scheduler(kubeconfig: str, settings: Settings) -> AsyncIterator[Scheduler]:
-    """An in-process scheduler with its own connection pool, cancelled on exit."""
+async def running_scheduler(kubeconfig: str, settings: Settings) -> AsyncIterator[Parts]:
+    """An in-process scheduler (no cron engine) with its own connection pool, cancelled on exit."""
     async with KubeClient.connect(kubeconfig, connections=settings.api.connections) as client:
-        events = EventWriter(client, "test")
-        scheduler = Scheduler(client, settings, Metrics(), events)
-        events.busy = scheduler.busy
+        parts = Parts(client, settings, Metrics(), "test", cron=False)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(scheduler.run_informers)
-            tg.start_soon(scheduler.run_leader)
-            tg.start_soon(events.run)
+            tg.start_soon(parts.run)
             with anyio.fail_after(30):
-                await scheduler.node_informer.synced.wait()
-                await scheduler.pod_informer.synced.wait()
-            yield scheduler
+                while not parts.ready():  # noqa: ASYNC110 - readiness is polled, as /readyz does
+                    await anyio.sleep(0.05)
+            yield parts
             tg.cancel_scope.cancel()
+
+
+def tracked(parts: Parts, state: PodState | None = None) -> list[Tracked]:
+    """The pods the scheduler's queue tracks (in one state, if given)."""
+    assert parts.scheduler is not None
+    pods = parts.scheduler.queue.tracked.values()
+    return [t for t in pods if state is None or t.state is state]

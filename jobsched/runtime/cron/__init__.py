@@ -1,0 +1,1 @@
+"""The cron engine: entry sources, planner, stager, housekeeper and reporter, wired by `engine`."""

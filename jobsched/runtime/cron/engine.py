@@ -1,0 +1,185 @@
+"""The cron engine: turns cron entries into Pods (or Jobs) created before their slot.
+
+At a slot's instant T nothing is left to do but bind: the engine creates every object of a storm ahead
+of T. Its parts, each handed what it needs:
+- the sources (`ConfigMapSource`) parse cron definitions off the event loop into entries;
+- the `Planner` keeps the entry set and says when each storm's staging must start;
+- the `Stager` creates each slot's object, exactly once, through a fixed pool of workers;
+- the `Housekeeper` writes status, releases finalizers and prunes history when no storm is near;
+- the `Reporter` turns problems and refusals into Events, log lines and metrics;
+- the `NodeLossSweep` replaces or fails slot pods whose node is gone.
+The engine wires them and runs the plan loop. Its watches (namespaces, ConfigMaps, Jobs, and its share of
+the process's one pod watch) run on every replica, so a standby takes over warm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import anyio
+import structlog
+
+from jobsched.core.cronruns import RunRecord
+from jobsched.core.cronspec import CronEntry
+from jobsched.core.naming import entry_label_value, rfc3339
+from jobsched.kube.client import KubeClient
+from jobsched.kube.events import EventWriter
+from jobsched.kube.serviceaccounts import ServiceAccountCache
+from jobsched.runtime.cron.configmaps import ConfigMapSource
+from jobsched.runtime.cron.housekeeper import Housekeeper
+from jobsched.runtime.cron.node_loss import NodeDirectory, NodeLossSweep
+from jobsched.runtime.cron.planner import Planner
+from jobsched.runtime.cron.reporter import Reporter
+from jobsched.runtime.cron.sources import EntrySource
+from jobsched.runtime.cron.stager import Stager
+from jobsched.runtime.cron.stores import JobRuns, NamespaceStore, PodRuns
+from jobsched.runtime.metrics import Metrics
+from jobsched.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SYNC_LOG_S = 30.0  # a leader still waiting for its watches says so this often
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CronEngine:
+    """Runs the cron entries of every opted-in namespace."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        settings: Settings,
+        metrics: Metrics,
+        events: EventWriter,
+        clock: Callable[[], datetime] = _now,
+        nodes: NodeDirectory | None = None,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._wake = anyio.Event()
+        self._dirty = True
+        self.namespaces = NamespaceStore(self._changed)
+        self.configmaps = ConfigMapSource(client, settings, self._changed)
+        self.sources: list[EntrySource] = [self.configmaps]
+        self.pods = PodRuns()
+        self.jobs = JobRuns()
+        self.accounts = ServiceAccountCache(client)
+        self.reporter = Reporter(events, metrics, settings.cron.namespace_label)
+        self.planner = Planner(
+            settings.cron, self.sources, self.namespaces, self.runs, self.reporter, metrics
+        )
+        self.stager = Stager(
+            client,
+            settings,
+            self.pods,
+            self.jobs,
+            self.accounts,
+            self.reporter,
+            entries=lambda: self.planner.entries,
+            runs=self.runs,
+            ref=self.planner.ref,
+            clock=clock,
+        )
+        self.housekeeper = Housekeeper(
+            client, settings.cron, self.planner, self.pods, self.runs, self.accounts, self.busy
+        )
+        self._node_loss = (
+            None
+            if nodes is None
+            else NodeLossSweep(
+                client,
+                nodes,
+                self.pods.all,
+                self.planner.entry_of_run,
+                self._recreate_lost,
+                self._report_loss,
+                settings.cron.node_loss_grace_s,
+                settings.cron.node_loss_sweep_s,
+            )
+        )
+
+    @property
+    def entries(self) -> dict[str, CronEntry]:
+        return self.planner.entries
+
+    def runs(self, entry: CronEntry) -> Mapping[str, RunRecord]:
+        label = entry_label_value(entry)
+        pod_runs = self.pods.of(entry.namespace, label)
+        job_runs = self.jobs.of(entry.namespace, label)
+        return {**pod_runs, **job_runs} if job_runs else pod_runs
+
+    def _changed(self) -> None:
+        self._dirty = True
+        self._wake.set()
+
+    def busy(self) -> bool:
+        """True while a storm is being staged, or one of its instants is a few seconds away or just past."""
+        return bool(self.stager.queued) or self.planner.storm_near(self._clock())
+
+    # --- running -----------------------------------------------------------------------------------
+
+    async def run_standby(self) -> None:
+        """Runs on every replica: the sources keep their entries parsed, so a standby takes over warm."""
+        async with anyio.create_task_group() as tg:
+            for source in self.sources:
+                tg.start_soon(source.run)
+
+    async def run_leader(self) -> None:
+        """The writing half, only while leading: once synced, the planner, stager and housekeeping."""
+        async with anyio.create_task_group() as tg:
+            await self._wait_synced()
+            log.info(
+                "cron engine synced", entries=sum(len(d.entries) for s in self.sources for d in s.documents())
+            )
+            tg.start_soon(self.stager.run_workers)
+            tg.start_soon(self.housekeeper.run)
+            if self._node_loss is not None:
+                tg.start_soon(self._node_loss.run)
+            self._changed()  # plan at once from what the standby already knows
+            await self._plan_loop()
+
+    def synced(self) -> bool:
+        """Every watch the engine is fed by has listed, and every source has parsed what it listed."""
+        stores_listed = self.namespaces.listed and self.pods.listed and self.jobs.listed
+        return stores_listed and all(s.synced.is_set() for s in self.sources)
+
+    async def _wait_synced(self) -> None:
+        while not self.synced():
+            with anyio.move_on_after(SYNC_LOG_S) as scope:
+                while not self.synced():  # noqa: ASYNC110 - several sources and watches, polled
+                    await anyio.sleep(0.05)
+            if scope.cancelled_caught:
+                log.warning("cron engine still waiting for its watches and sources to sync")
+
+    async def _plan_loop(self) -> None:
+        while True:
+            self._wake = anyio.Event()
+            now = self._clock()
+            if self._dirty:
+                self._dirty = False
+                for entry, slot in self.planner.reconcile(now):
+                    self.stager.stage([entry], slot)
+            self.stager.requeue_due()
+            delay, storms = self.planner.storms(now, self.stager.create_rate)
+            for instant, members in storms:
+                await self.housekeeper.record_tracking(members)
+                self.planner.staged(instant, len(members))
+                self.stager.stage(members, instant)
+            with anyio.move_on_after(delay):
+                await self._wake.wait()
+
+    # --- pods whose node is gone (NodeLossSweep) ---------------------------------------------------
+
+    def _recreate_lost(self, entry: CronEntry, run: RunRecord) -> None:
+        if self.stager.recreate(entry, run):
+            self.reporter.count("node_lost")
+            return
+        slot = rfc3339(run.scheduled) if run.scheduled else "its slot"
+        self._report_loss(entry, "NodeLost", f"entry {entry.name}: too late to run {slot} again")
+
+    def _report_loss(self, entry: CronEntry, reason: str, note: str) -> None:
+        self.reporter.entry(self.planner.ref(entry), entry, "Warning", reason, note)

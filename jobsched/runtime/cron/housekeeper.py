@@ -1,0 +1,158 @@
+"""Housekeeping: the writes that can wait until no storm is near.
+
+Every few seconds, unless a storm is being staged or bound: each entry's status is merged from its runs
+and written where its source keeps it (only when it changed), finished pods' tracking finalizers are
+released (after their outcome is recorded), and runs beyond the history limits are deleted. The one
+write that cannot wait is `record_tracking`: before a storm is staged, the status of entries never
+recorded is written, so that a leader dying mid-staging leaves its successor the record it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio
+import structlog
+
+from jobsched.core import cronplan
+from jobsched.core.cronruns import RunRecord
+from jobsched.core.cronspec import CronEntry
+from jobsched.core.vocabulary import TRACKING_FINALIZER
+from jobsched.kube import pods
+from jobsched.kube.client import KubeClient
+from jobsched.kube.events import ObjectRef
+from jobsched.kube.serviceaccounts import ServiceAccountCache
+from jobsched.runtime.cron.planner import Planner
+from jobsched.runtime.cron.sources import SourceDocument
+from jobsched.runtime.cron.stores import RunStore
+from jobsched.settings import CronSettings
+
+log = structlog.get_logger(__name__)
+
+
+class Housekeeper:
+    def __init__(
+        self,
+        client: KubeClient,
+        settings: CronSettings,
+        planner: Planner,
+        pod_runs: RunStore,
+        runs: Callable[[CronEntry], Mapping[str, RunRecord]],
+        accounts: ServiceAccountCache,
+        busy: Callable[[], bool],
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._planner = planner
+        self._pod_runs = pod_runs
+        self._runs = runs
+        self._accounts = accounts
+        self._busy = busy
+        self._written: dict[ObjectRef, dict[str, Any]] = {}  # the status last written per source document
+        self._limiter = anyio.CapacityLimiter(settings.housekeeping_in_flight)
+
+    async def run(self) -> None:
+        while True:
+            await anyio.sleep(self._settings.housekeeping_period_s)
+            if self._busy():
+                continue
+            try:
+                await self._housekeep()
+            except Exception:
+                log.exception("cron housekeeping failed; trying again later")
+
+    async def _housekeep(self) -> None:
+        self._accounts.forget_expired()
+        # Outcomes are recorded (status written) before any finalizer is released.
+        unwritten = await self._write_statuses()
+        async with anyio.create_task_group() as tg:
+            for run in list(self._pod_runs.to_release.values()):
+                entry = self._planner.entry_of_run(run)
+                document = self._planner.document_of(entry) if entry is not None else None
+                if document is not None and document.ref in unwritten:
+                    continue
+                tg.start_soon(self._release, run)
+        if self._busy():
+            return
+        async with anyio.create_task_group() as tg:
+            for entry in list(self._planner.entries.values()):
+                limits = {"successful": entry.successful_history, "failed": entry.failed_history}
+                for run in cronplan.history_to_prune(self._runs(entry).values(), **limits):
+                    tg.start_soon(self._prune, run)
+
+    async def _release(self, run: RunRecord) -> None:
+        async with self._limiter:
+            if await pods.drop_finalizer(self._client, run.namespace, run.name, run.uid, TRACKING_FINALIZER):
+                self._pod_runs.to_release.pop(run.uid, None)
+
+    async def _prune(self, run: RunRecord) -> None:
+        async with self._limiter:
+            if await pods.delete(self._client, run.kind, run.namespace, run.name, run.uid):
+                log.debug("pruned cron history", kind=run.kind, name=run.name)
+
+    # --- status ------------------------------------------------------------------------------------
+
+    def _statuses(self) -> dict[ObjectRef, tuple[SourceDocument, dict[str, cronplan.EntryStatus]]]:
+        """Every entry's status merged from its runs, grouped by source document."""
+        grouped: dict[ObjectRef, tuple[SourceDocument, dict[str, cronplan.EntryStatus]]] = {}
+        for key, entry in self._planner.entries.items():
+            status = cronplan.merge_status(self._planner.status.get(key), self._runs(entry).values())
+            self._planner.status[key] = status
+            document = self._planner.document_of(entry)
+            if document is not None:
+                grouped.setdefault(document.ref, (document, {}))[1][entry.name] = status
+        return grouped
+
+    async def _write_statuses(self) -> set[ObjectRef]:
+        """Writes the changed status documents; returns the sources whose status could not be written."""
+        failed: set[ObjectRef] = set()
+
+        async def write(document: SourceDocument, statuses: dict[str, cronplan.EntryStatus]) -> None:
+            async with self._limiter:
+                if not await self._write(document, statuses):
+                    failed.add(document.ref)
+
+        async with anyio.create_task_group() as tg:
+            for document, statuses in self._statuses().values():
+                if self._written.get(document.ref) != cronplan.status_document(statuses):
+                    tg.start_soon(write, document, statuses)
+        return failed
+
+    async def _write(self, document: SourceDocument, statuses: dict[str, cronplan.EntryStatus]) -> bool:
+        source = self._planner.source_of(document.entries[0]) if document.entries else None
+        if source is None or not await source.write_status(document, statuses):
+            return False
+        self._written[document.ref] = cronplan.status_document(statuses)
+        return True
+
+    def _tracking_recorded(self, entry: CronEntry) -> bool:
+        document = self._planner.document_of(entry)
+        written = self._written.get(document.ref) if document is not None else None
+        if written is not None and (written["entries"].get(entry.name) or {}).get("trackedSince"):
+            return True
+        recorded = self._planner.recorded(entry)
+        return recorded is not None and recorded.tracked_since is not None
+
+    async def record_tracking(self, entries: list[CronEntry]) -> None:
+        """Writes the status of the sources whose entries' trackedSince is not stored yet, before their
+        slot is staged. One write per source, bounded in time: a storm never waits on it for long."""
+        pending: dict[ObjectRef, SourceDocument] = {}
+        for entry in entries:
+            document = self._planner.document_of(entry)
+            if document is not None and not self._tracking_recorded(entry):
+                pending[document.ref] = document
+        if not pending:
+            return
+        with anyio.move_on_after(self._settings.tracking_write_s):
+            async with anyio.create_task_group() as tg:
+                for document in pending.values():
+                    statuses = {
+                        e.name: self._planner.status[e.key]
+                        for e in document.entries
+                        if e.key in self._planner.status
+                    }
+                    tg.start_soon(self._write, document, statuses)
+        unwritten = [f"{ref.namespace}/{ref.name}" for ref in pending if ref not in self._written]
+        if unwritten:
+            log.warning("staging before trackedSince was recorded", sources=unwritten)

@@ -1,0 +1,66 @@
+"""Parsing a tenant's ConfigMap in a worker process, inside a budget of time and memory.
+
+ConfigMaps are tenant input, and the event loop that parses them also binds storms. So parsing never
+runs on it: the ConfigMap source sends the raw object to a worker process (anyio.to_process) with a
+deadline, and the worker caps its own address space. A parse that runs out of time is killed with its
+worker; one that runs out of memory fails in the worker. Either way only that ConfigMap is affected:
+it gets a Problem (an Event), and every other entry keeps firing.
+
+Entries travel back pickled. Their templates are deep-frozen MappingProxyType objects, which pickle does
+not know; the reducer registered here (in the worker, where pickling happens) sends them as dicts and
+rebuilds them as proxies.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import resource
+from types import MappingProxyType
+from typing import Any, Final
+
+import orjson
+
+from jobsched.core.cronspec import CronEntry, Problem, configmap_ref, parse_configmap
+
+# The worker's address-space cap. Generous for a 1 MiB ConfigMap (parsing one takes tens of MB) and far
+# below what would hurt the node; the worker imports ~60 MB of libraries before parsing anything.
+WORKER_ADDRESS_SPACE: Final = 2 << 30
+
+
+def rebuild_proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    # The class itself cannot be pickled by name (builtins has no `mappingproxy`); this function can.
+    return rebuild_proxy, (dict(proxy),)
+
+
+copyreg.pickle(MappingProxyType, _reduce_proxy)
+
+_limited = False
+
+
+def _limit_memory() -> None:
+    global _limited
+    if _limited:
+        return
+    _limited = True
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = WORKER_ADDRESS_SPACE if hard == resource.RLIM_INFINITY else min(WORKER_ADDRESS_SPACE, hard)
+    if soft == resource.RLIM_INFINITY or soft > cap:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def parse_in_worker(raw: bytes, scheduler_name: str) -> tuple[list[CronEntry], list[Problem]]:
+    """Runs in the worker process: the raw ConfigMap JSON to entries and problems."""
+    _limit_memory()
+    obj = orjson.loads(raw)
+    try:
+        return parse_configmap(obj, scheduler_name)
+    except MemoryError:
+        namespace, name = configmap_ref(obj)
+        problem = Problem(
+            f"{namespace}/{name}", None, "data", "too large to parse: over the parser's memory budget"
+        )
+        return [], [problem]

@@ -1,0 +1,117 @@
+"""What the cron engine knows of the cluster, kept current by the watches.
+
+Plain in-memory indexes, fed on the event loop by the watches' handlers: the namespaces that opted in,
+and the runs (Pods and Jobs) of every entry. Nothing here does I/O or parses tenant input, so a handler
+never holds up a watch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from jobsched.core.convert import PodRecord
+from jobsched.core.cronruns import RunRecord, run_from_job, run_from_pod
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+class NamespaceStore:
+    """The names of the namespaces that opted in (the watch's label selector does the filtering)."""
+
+    def __init__(self, changed: Callable[[], None]) -> None:
+        self.enabled: set[str] = set()
+        self.listed = False
+        self._changed = changed
+
+    def replace(self, items: list[dict[str, Any]]) -> None:
+        self.enabled = {str((item.get("metadata") or {}).get("name")) for item in items}
+        self.listed = True
+        self._changed()
+
+    def apply(self, event_type: str, obj: dict[str, Any]) -> None:
+        name = str((obj.get("metadata") or {}).get("name"))
+        if event_type == "DELETED":
+            self.enabled.discard(name)
+        else:
+            self.enabled.add(name)
+        self._changed()
+
+
+class RunStore:
+    """The runs of every entry, by (namespace, entry label), plus tracked pods awaiting the release of
+    their finalizer (finished or being deleted, still carrying jobsched.io/tracking)."""
+
+    def __init__(self) -> None:
+        self.runs: dict[Key, dict[str, RunRecord]] = {}
+        self.to_release: dict[str, RunRecord] = {}  # uid -> run
+        self.listed = False  # its watch has listed once
+
+    def clear(self) -> None:
+        """Starts over from a (re)list."""
+        self.runs = {}
+        self.to_release = {}
+        self.listed = True
+
+    def put(self, run: RunRecord) -> None:
+        self.runs.setdefault((run.namespace, run.entry_label), {})[run.name] = run
+        if run.tracked and (run.done or run.deleting):
+            self.to_release[run.uid] = run
+        else:
+            self.to_release.pop(run.uid, None)
+
+    def remove(self, run: RunRecord) -> None:
+        group = self.runs.get((run.namespace, run.entry_label))
+        if group is not None:
+            group.pop(run.name, None)
+            if not group:
+                del self.runs[run.namespace, run.entry_label]
+        self.to_release.pop(run.uid, None)
+
+    def remember(self, run: RunRecord) -> None:
+        """Adds a run this process just created, unless the watch already has a newer view."""
+        if run.name not in self.of(run.namespace, run.entry_label):
+            self.put(run)
+
+    def of(self, namespace: str, entry_label: str) -> dict[str, RunRecord]:
+        return self.runs.get((namespace, entry_label), {})
+
+    def all(self) -> Iterator[RunRecord]:
+        for group in self.runs.values():
+            yield from group.values()
+
+
+class PodRuns(RunStore):
+    """The slot pods, from the process's one pod watch (records decoded once, shared)."""
+
+    def pods_replaced(self, records: list[PodRecord]) -> None:
+        self.clear()
+        for record in records:
+            self.pod_changed("ADDED", record)
+
+    def pod_changed(self, event_type: str, record: PodRecord) -> None:
+        run = run_from_pod(record)
+        if run is None:
+            return
+        if event_type == "DELETED":
+            self.remove(run)
+        else:
+            self.put(run)
+
+
+class JobRuns(RunStore):
+    """The slot Jobs, from the Job watch."""
+
+    def replace(self, items: list[dict[str, Any]]) -> None:
+        self.clear()
+        for item in items:
+            self.apply("ADDED", item)
+
+    def apply(self, event_type: str, obj: dict[str, Any]) -> None:
+        run = run_from_job(obj)
+        if run is None:
+            return
+        if event_type == "DELETED":
+            self.remove(run)
+        else:
+            self.put(run)
