@@ -55,7 +55,11 @@ CASES = tuple(Case(nodes, 10_000, shapes) for shapes in (1, 4, 10) for nodes in 
 def _node(name: str, labels: dict[str, str], taints: list[dict[str, str]], allocatable: dict[str, str],
           unschedulable: bool = False, ready: bool = True) -> dict[str, Any]:  # fmt: skip
     return {
-        "metadata": {"name": name, "uid": f"uid-{name}", "labels": {"kubernetes.io/hostname": name, **labels}},
+        "metadata": {
+            "name": name,
+            "uid": f"uid-{name}",
+            "labels": {"kubernetes.io/hostname": name, **labels},
+        },
         "spec": {"taints": taints, "unschedulable": unschedulable},
         "status": {
             "allocatable": allocatable,
@@ -96,7 +100,10 @@ def build_pods(count: int, shapes: int) -> list[dict[str, Any]]:
                 {
                     "name": "c",
                     "resources": {
-                        "requests": {"cpu": f"{100 * (1 + shape % 4)}m", "memory": f"{64 * (1 + shape % 3)}Mi"}
+                        "requests": {
+                            "cpu": f"{100 * (1 + shape % 4)}m",
+                            "memory": f"{64 * (1 + shape % 3)}Mi",
+                        }
                     },
                 }
             ],
@@ -104,13 +111,22 @@ def build_pods(count: int, shapes: int) -> list[dict[str, Any]]:
         if shape == 5:
             spec["nodeSelector"] = {"zone": "a"}
         if shape == 6:
-            spec["tolerations"] = [{"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}]
-        meta = {"namespace": "storm", "name": f"cron-{i:05d}", "uid": f"uid-{i:05d}", "annotations": annotations}
+            spec["tolerations"] = [
+                {"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}
+            ]
+        meta = {
+            "namespace": "storm",
+            "name": f"cron-{i:05d}",
+            "uid": f"uid-{i:05d}",
+            "annotations": annotations,
+        }
         pods.append({"metadata": meta, "spec": spec, "status": {"phase": "Pending"}})
     return pods
 
 
-async def one_run(settings: Settings, nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> dict[str, float]:
+async def one_run(
+    settings: Settings, nodes: list[dict[str, Any]], pods: list[dict[str, Any]]
+) -> dict[str, float]:
     scheduler = Scheduler(None, settings, Metrics())  # type: ignore[arg-type]  # placement does no I/O
     scheduler.replace(nodes)
     scheduler.pods_replaced([])

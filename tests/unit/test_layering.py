@@ -43,7 +43,7 @@ def test_no_test_module_is_imported_by_another() -> None:
     for path in sorted((REPO / "tests").rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tests."):
-                if node.module.rsplit(".", 1)[-1].startswith("test_"):
-                    offenders.append(f"{path.relative_to(REPO)}: from {node.module}")
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            if module and module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_"):
+                offenders.append(f"{path.relative_to(REPO)}: from {module}")
     assert offenders == [], "shared test helpers belong in tests/support"
