@@ -16,10 +16,10 @@ from pathlib import Path
 
 import anyio
 
-from bench import report
-from bench.harness import Options, find_cluster, run_bench
-from bench.scenario import Scenario, parse_fire_at
-from bench.systems import DEFAULT_JOBSCHED_CONFIG, SYSTEM_NAMES
+from bench.lib import report
+from bench.lib.harness import Options, find_cluster, run_bench
+from bench.lib.scenario import Scenario, parse_fire_at
+from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, SYSTEM_NAMES
 from jobsched.devcluster import cluster as devcluster
 
 OWN_CLUSTER = "bench"

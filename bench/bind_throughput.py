@@ -26,7 +26,7 @@ import anyio
 import orjson
 from anyio.abc import Process
 
-from bench.raw import bench_pod, delete_namespace
+from bench.lib.raw import bench_pod, delete_namespace
 from jobsched.kube.binder import BindRequest, bind
 from jobsched.kube.client import KubeClient
 

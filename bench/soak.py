@@ -53,12 +53,12 @@ import orjson
 import psutil  # type: ignore[import-untyped]
 import yaml
 
-from bench import manifests
-from bench.harness import Options, environment, setup_nodes
-from bench.kubeops import create_all, create_namespace, delete_namespace, delete_nodes
-from bench.scenario import Scenario, entry_names, rfc3339
-from bench.systems import DEFAULT_JOBSCHED_CONFIG, Jobsched, RunContext
-from bench.watcher import PodWatcher
+from bench.lib import manifests
+from bench.lib.harness import Options, environment, setup_nodes
+from bench.lib.kubeops import create_all, create_namespace, delete_namespace, delete_nodes
+from bench.lib.scenario import Scenario, entry_names, rfc3339
+from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, Jobsched, RunContext
+from bench.lib.watcher import PodWatcher
 from jobsched.core.vocabulary import BENCH_LABEL, NAMESPACE_OPT_IN_LABEL
 from jobsched.devcluster import cluster as devcluster
 from jobsched.kube.client import KubeClient

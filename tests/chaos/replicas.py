@@ -20,7 +20,7 @@ from pathlib import Path
 
 import anyio
 
-from bench.systems import spawn
+from bench.lib.systems import spawn
 
 RESTART_DELAY_S = 1.0  # a ReplicaSet needs about this long to notice and start a replacement
 STOP_GRACE_S = 10.0

@@ -41,12 +41,12 @@ import anyio
 import anyio.to_thread
 import yaml
 
-from bench import manifests
-from bench.kubeops import create_all, create_namespace, delete_namespace, delete_nodes, wait_nodes_ready
-from bench.measure import percentiles
-from bench.scenario import entry_names, rfc3339
-from bench.usage import UsageSampler
-from bench.watcher import PodWatcher
+from bench.lib import manifests
+from bench.lib.kubeops import create_all, create_namespace, delete_namespace, delete_nodes, wait_nodes_ready
+from bench.lib.measure import percentiles
+from bench.lib.scenario import entry_names, rfc3339
+from bench.lib.usage import UsageSampler
+from bench.lib.watcher import PodWatcher
 from jobsched.devcluster import nodes
 from jobsched.devcluster.cluster import ClusterState
 from jobsched.kube.client import KubeClient

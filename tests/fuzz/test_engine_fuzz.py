@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
 
-from bench.kubeops import strip_pod_finalizers
+from bench.lib.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import parse_configmap
 from jobsched.core.naming import rfc3339, slot_object_name
 from jobsched.core.vocabulary import CONFIGMAP_LABEL, ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION

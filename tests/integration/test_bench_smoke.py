@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 import pytest
 
-from bench import report
-from bench.harness import Options, Outcome, run_bench
-from bench.scenario import Scenario
+from bench.lib import report
+from bench.lib.harness import Options, Outcome, run_bench
+from bench.lib.scenario import Scenario
 from jobsched.devcluster import cluster as devcluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -18,7 +18,7 @@ import anyio
 import pytest
 import yaml
 
-from bench.kubeops import strip_pod_finalizers
+from bench.lib.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import rfc3339, slot_object_name
 from jobsched.core.podbuild import build_slot_object

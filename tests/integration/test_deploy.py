@@ -37,7 +37,7 @@ import pytest
 import yaml
 from anyio.abc import Process
 
-from bench.kubeops import strip_pod_finalizers
+from bench.lib.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import parse_configmap
 from jobsched.core.naming import slot_object_name
 from jobsched.core.vocabulary import ENTRY_LABEL

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import yaml
 
-from bench.kubeops import strip_pod_finalizers
+from bench.lib.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import CronEntry, parse_configmap
 from jobsched.core.naming import rfc3339, slot_object_name
 from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION

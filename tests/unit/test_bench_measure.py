@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.measure import aggregate, binds_per_second, percentiles, summarise
-from bench.scenario import Scenario, cron_schedule, fire_time
-from bench.systems import placement_targets
-from bench.watcher import PodWatcher, slot_of
+from bench.lib.measure import aggregate, binds_per_second, percentiles, summarise
+from bench.lib.scenario import Scenario, cron_schedule, fire_time
+from bench.lib.systems import placement_targets
+from bench.lib.watcher import PodWatcher, slot_of
 
 
 def at(text: str) -> datetime:

@@ -8,7 +8,7 @@ from types import MappingProxyType
 import orjson
 import yaml
 
-from jobsched.runtime.cron.parse_worker import parse_in_worker
+from jobsched.runtime.cron.parse_worker import parse_raw
 
 TEMPLATE = {
     "metadata": {"labels": {"team": "a"}},
@@ -31,7 +31,7 @@ def test_entries_and_problems_pickle_and_stay_frozen() -> None:
             {"name": "bad", "schedule": "61 * * * *", "template": TEMPLATE},
         ]
     )
-    entries, problems = parse_in_worker(raw, "jobsched")
+    entries, problems = parse_raw(raw, "jobsched")
     back_entries, back_problems = pickle.loads(pickle.dumps((entries, problems)))
     assert back_entries == entries
     assert back_problems == problems

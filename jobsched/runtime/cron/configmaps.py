@@ -27,7 +27,7 @@ from jobsched.core.vocabulary import STATUS_FOR_LABEL
 from jobsched.kube import statusmaps
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import ObjectRef
-from jobsched.runtime.cron.parse_worker import parse_in_worker
+from jobsched.runtime.cron.parse_worker import parse_in_worker, parse_raw
 from jobsched.runtime.cron.sources import SourceDocument
 from jobsched.runtime.cron.stores import Key
 from jobsched.settings import Settings
@@ -154,9 +154,7 @@ class ConfigMapSource:
                         parse_in_worker, raw, self._scheduler_name, cancellable=True
                     )
                 else:
-                    entries, problems = await anyio.to_thread.run_sync(
-                        parse_in_worker, raw, self._scheduler_name
-                    )
+                    entries, problems = await anyio.to_thread.run_sync(parse_raw, raw, self._scheduler_name)
             except BrokenWorkerProcess as err:  # the worker died parsing it (killed, crashed in C)
                 problem = "could not be parsed: the parser's worker process died on it"
                 log.warning(

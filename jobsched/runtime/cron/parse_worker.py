@@ -52,9 +52,8 @@ def _limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
-def parse_in_worker(raw: bytes, scheduler_name: str) -> tuple[list[CronEntry], list[Problem]]:
-    """Runs in the worker process: the raw ConfigMap JSON to entries and problems."""
-    _limit_memory()
+def parse_raw(raw: bytes, scheduler_name: str) -> tuple[list[CronEntry], list[Problem]]:
+    """A raw ConfigMap's JSON to entries and problems (in whichever process or thread calls it)."""
     obj = orjson.loads(raw)
     try:
         return parse_configmap(obj, scheduler_name)
@@ -64,3 +63,10 @@ def parse_in_worker(raw: bytes, scheduler_name: str) -> tuple[list[CronEntry], l
             f"{namespace}/{name}", None, "data", "too large to parse: over the parser's memory budget"
         )
         return [], [problem]
+
+
+def parse_in_worker(raw: bytes, scheduler_name: str) -> tuple[list[CronEntry], list[Problem]]:
+    """Runs in a worker process only: caps the process's address space first (never call it in the
+    scheduler's own process, whose children would inherit the cap)."""
+    _limit_memory()
+    return parse_raw(raw, scheduler_name)

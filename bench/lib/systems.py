@@ -24,15 +24,15 @@ from typing import Any, ClassVar
 import anyio
 import anyio.to_thread
 
-from bench import manifests
-from bench.kubeops import create_all
-from bench.raw import PhaseResult, bind_pods, create_pods
-from bench.scenario import Scenario, cron_schedule, entry_names, rfc3339
-from bench.usage import UsageSampler
+from bench.lib import manifests
+from bench.lib.kubeops import create_all
+from bench.lib.raw import PhaseResult, bind_pods, create_pods
+from bench.lib.scenario import Scenario, cron_schedule, entry_names, rfc3339
+from bench.lib.usage import UsageSampler
 from jobsched.devcluster import cluster as devcluster
 from jobsched.kube.client import KubeClient
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_JOBSCHED_CONFIG = REPO_ROOT / "config" / "jobsched.yaml"
 STOP_GRACE_S = 10.0
 LOG_TAIL_CHARS = 2000
@@ -239,7 +239,7 @@ def placement_targets(nodes: Sequence[dict[str, Any]], count: int) -> list[str]:
     The raw client needs no scheduler, but it honours capacity, so its fallback count is the one a
     perfect scheduler would have.
     """
-    from bench.measure import VIRTUAL, node_domain
+    from bench.lib.measure import VIRTUAL, node_domain
 
     def limit(node: dict[str, Any]) -> int:
         text = str(((node.get("status") or {}).get("allocatable") or {}).get("pods", "110"))

@@ -25,7 +25,7 @@ from typing import Any
 
 import anyio
 
-from bench.kubeops import (
+from bench.lib.kubeops import (
     create_all,
     create_namespace,
     delete_namespace,
@@ -33,10 +33,10 @@ from bench.kubeops import (
     list_nodes,
     wait_nodes_ready,
 )
-from bench.measure import aggregate, node_domain, summarise
-from bench.scenario import Scenario, fire_time, rfc3339
-from bench.systems import DEFAULT_JOBSCHED_CONFIG, RunContext, System, SystemFailed, make_system
-from bench.watcher import PodWatcher
+from bench.lib.measure import aggregate, node_domain, summarise
+from bench.lib.scenario import Scenario, fire_time, rfc3339
+from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, RunContext, System, SystemFailed, make_system
+from bench.lib.watcher import PodWatcher
 from jobsched.core.vocabulary import BENCH_LABEL, NAMESPACE_OPT_IN_LABEL
 from jobsched.devcluster import build
 from jobsched.devcluster import cluster as devcluster

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bench.watcher import PodRecord
+from bench.lib.watcher import PodRecord
 
 PERCENTILES = ("p50", "p90", "p99", "max")
 VIRTUAL, REGULAR = "virtual", "regular"
