@@ -6,12 +6,37 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+_PROVIDER_FLAGS = {
+    "launch_rate": "virtual_launch_rate",
+    "launch_burst": "virtual_launch_burst",
+    "quota_pods": "virtual_quota_pods",
+    "quota_pods_per_node": "virtual_quota_pods_per_node",
+}
+
 
 def _dev_cluster(args: argparse.Namespace) -> int:
     from jobsched.devcluster import cluster, nodes
+    from jobsched.devcluster.provider_limits import LimitsError, ProviderLimits
 
+    # The --virtual-* flags: any of them (or provider-up) starts the provider simulator.
+    chosen = {
+        field: getattr(args, flag)
+        for field, flag in _PROVIDER_FLAGS.items()
+        if getattr(args, flag) is not None
+    }
+    limits = None
+    if chosen or args.action == "provider-up":
+        try:
+            limits = ProviderLimits(**chosen)
+        except LimitsError as err:
+            field = str(err).split(":")[0]
+            print(
+                f"jobsched dev-cluster: --{_PROVIDER_FLAGS.get(field, field).replace('_', '-')}: {err}",
+                file=sys.stderr,
+            )
+            return 2
     if args.action == "up":
-        state = cluster.up(args.name)
+        state = cluster.up(args.name, provider=limits)
         if args.native:
             cluster.start_native(state, qps=args.qps, burst=args.burst)
         print(f"export KUBECONFIG={state.kubeconfig}")
@@ -28,7 +53,14 @@ def _dev_cluster(args: argparse.Namespace) -> int:
     if args.action == "nodes":
         shape_v = nodes.NodeShape(cpu=args.virtual_cpu, memory=args.virtual_memory, pods=args.virtual_pods)
         shape_r = nodes.NodeShape(cpu=args.regular_cpu, memory=args.regular_memory, pods=args.regular_pods)
-        bodies = nodes.standard_nodes(args.virtual, args.regular, shape_v, shape_r, args.flavor)
+        bodies = nodes.standard_nodes(
+            args.virtual,
+            args.regular,
+            shape_v,
+            shape_r,
+            args.flavor,
+            virtual_by_kwok=state.provider_limits is None,  # else the provider simulator plays them
+        )
         created = nodes.create_nodes(state, bodies)
         print(f"{created} nodes created ({len(bodies) - created} existed)", file=sys.stderr)
         return 0
@@ -37,6 +69,13 @@ def _dev_cluster(args: argparse.Namespace) -> int:
         return 0
     if args.action == "native-down":
         cluster.stop_native(state)
+        return 0
+    if args.action == "provider-up":
+        assert limits is not None
+        cluster.start_provider(state, limits)
+        return 0
+    if args.action == "provider-down":
+        cluster.stop_provider(state)
         return 0
     if args.action == "env":
         print(f"export KUBECONFIG={state.kubeconfig}")
@@ -149,7 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=_status)
 
     dev = sub.add_parser("dev-cluster", help="build, start and stop the local control plane")
-    dev.add_argument("action", choices=["up", "down", "nodes", "native-up", "native-down", "env"])
+    dev.add_argument(
+        "action",
+        choices=["up", "down", "nodes", "native-up", "native-down", "provider-up", "provider-down", "env"],
+    )
     dev.add_argument("--name", default="dev", help="cluster name (state under /dev/shm/jobsched/NAME)")
     dev.add_argument("--native", action="store_true", help="with up: also start the native baseline")
     dev.add_argument("--qps", type=int, default=0, help="native clients' QPS (0 keeps upstream defaults)")
@@ -163,6 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--regular-cpu", default="32")
     dev.add_argument("--regular-memory", default="128Gi")
     dev.add_argument("--regular-pods", type=int, default=110)
+    sim = dev.add_argument_group(
+        "provider simulator (with up or provider-up; any of these starts it, the others default to "
+        "AWS Fargate's documented 20 launches/s, burst 100, no quota)"
+    )
+    sim.add_argument(
+        "--virtual-launch-rate", type=float, default=None, help="pods the provider starts per second"
+    )
+    sim.add_argument("--virtual-launch-burst", type=int, default=None, help="launch token bucket size")
+    sim.add_argument(
+        "--virtual-quota-pods",
+        type=int,
+        default=None,
+        help="pods running or starting on the provider (0: none)",
+    )
+    sim.add_argument(
+        "--virtual-quota-pods-per-node", type=int, default=None, help="the same per virtual node (0: none)"
+    )
     dev.set_defaults(func=_dev_cluster)
     return parser
 

@@ -1,4 +1,5 @@
-"""Starts and stops the local control plane: etcd, kube-apiserver and kwok, plus the native baseline.
+"""Starts and stops the local control plane: etcd, kube-apiserver and kwok, plus the native baseline
+and the provider simulator that plays the virtual nodes' serverless provider.
 
 Every process is started detached, its PID recorded in the cluster's state directory, and stopped
 by that PID (after checking the PID still runs our binary). etcd's data and the whole state
@@ -27,10 +28,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from jobsched.devcluster import build, certs
+from jobsched.devcluster.provider_limits import ProviderLimits
 
 KWOK_CONFIG = Path(__file__).with_name("kwok.yaml")
 CORE_PROCESSES = ("etcd", "kube-apiserver", "kwok")
 NATIVE_PROCESSES = ("kube-controller-manager", "kube-scheduler")
+PROVIDER_PROCESS = "provider-sim"
+PROVIDER_MODULE = "jobsched.devcluster.provider"
 START_TIMEOUT_S = 90.0
 
 
@@ -60,9 +64,17 @@ class ClusterState:
     kwok_port: int
     token: str
     pids: dict[str, int] = field(default_factory=dict)
+    # The command each process runs; a NUL separates a program from its leading arguments, as in
+    # /proc/PID/cmdline ("python\0-m\0jobsched.devcluster.provider" for the provider simulator).
     binaries: dict[str, str] = field(default_factory=dict)
     native_settings: dict[str, int] = field(default_factory=dict)
     apiserver_args: list[str] = field(default_factory=list)  # extra flags, kept for restarts
+    provider: dict[str, object] = field(default_factory=dict)  # ProviderLimits record; empty: no simulator
+
+    @property
+    def provider_limits(self) -> ProviderLimits | None:
+        """The provider simulator's limits if it is configured: its virtual nodes are not kwok's."""
+        return ProviderLimits.from_record(self.provider) if self.provider else None
 
     @property
     def dir(self) -> Path:
@@ -94,12 +106,12 @@ def _say(message: str) -> None:
 
 
 def _pid_runs(pid: int, binary: str) -> bool:
-    """True if pid is alive and is the binary we started (guards against PID reuse)."""
+    """True if pid is alive and runs the command we started (guards against PID reuse)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return cmdline == binary
+    return bool(binary) and cmdline.startswith(binary.encode() + b"\0")
 
 
 def _spawn(state: ClusterState, name: str, args: list[str]) -> None:
@@ -107,7 +119,7 @@ def _spawn(state: ClusterState, name: str, args: list[str]) -> None:
     log = open(state.dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it after fork
     with log:
         proc = subprocess.Popen(
-            [binary, *args],
+            [*binary.split("\0"), *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -195,15 +207,22 @@ def is_healthy(state: ClusterState) -> bool:
         return False
 
 
-def up(name: str = "dev", apiserver_args: tuple[str, ...] = ()) -> ClusterState:
+def up(
+    name: str = "dev", apiserver_args: tuple[str, ...] = (), provider: ProviderLimits | None = None
+) -> ClusterState:
     """Starts (or reuses) the named cluster and returns its state.
 
     apiserver_args are appended to kube-apiserver's flags (e.g. --watch-cache=false, which makes
-    watches read etcd directly, so a compacted resourceVersion answers 410 at once).
+    watches read etcd directly, so a compacted resourceVersion answers 410 at once). With provider,
+    the provider simulator plays the virtual nodes with those limits (see start_provider); without,
+    a reused cluster keeps the simulator it was configured with.
     """
     existing = ClusterState.load(name)
     if existing is not None and is_healthy(existing):
         _say(f"cluster {name!r} already up at {existing.server}")
+        wanted = provider or existing.provider_limits
+        if wanted is not None:
+            start_provider(existing, wanted)
         return existing
     if existing is not None:
         down(name)
@@ -231,6 +250,8 @@ def up(name: str = "dev", apiserver_args: tuple[str, ...] = ()) -> ClusterState:
         _start_apiserver(state)
         _write_kubeconfig(state, state.kubeconfig, state.token, "admin")
         _start_kwok(state)
+        if provider is not None:
+            start_provider(state, provider)
     except BaseException:
         down(name)
         raise
@@ -385,12 +406,46 @@ def stop_native(state: ClusterState) -> None:
     _stop(state, NATIVE_PROCESSES)
 
 
+def provider_running(state: ClusterState) -> bool:
+    pid = state.pids.get(PROVIDER_PROCESS)
+    return pid is not None and _pid_runs(pid, state.binaries.get(PROVIDER_PROCESS, ""))
+
+
+def start_provider(state: ClusterState, limits: ProviderLimits) -> None:
+    """Starts the provider simulator (python -m jobsched.devcluster.provider) with these limits and
+    waits until it has synced; records them in the state, so virtual nodes created from now on are
+    the simulator's, not kwok's. Idempotent: one already running with the same limits is kept."""
+    if state.provider == limits.to_record() and provider_running(state):
+        return
+    stop_provider(state)
+    ready = state.dir / f"{PROVIDER_PROCESS}.ready"
+    ready.unlink(missing_ok=True)
+    state.binaries[PROVIDER_PROCESS] = "\0".join([sys.executable, "-m", PROVIDER_MODULE])
+    _spawn(
+        state,
+        PROVIDER_PROCESS,
+        [f"--kubeconfig={state.kubeconfig}", f"--ready-file={ready}", *limits.to_args()],
+    )
+    _wait_until("provider simulator", ready.exists, state, PROVIDER_PROCESS)
+    state.provider = limits.to_record()
+    state.save()
+    quota = f"quota {limits.quota_pods} pods" if limits.quota_pods else "no quota"
+    _say(f"provider simulator up: {limits.launch_rate:g} launches/s, burst {limits.launch_burst}, {quota}")
+
+
+def stop_provider(state: ClusterState) -> None:
+    """Stops the provider simulator; virtual nodes created from now on are kwok's again."""
+    _stop(state, (PROVIDER_PROCESS,))
+    state.provider = {}
+    state.save()
+
+
 def down(name: str = "dev") -> bool:
     """Stops every process `up` started, by PID, and removes the state (etcd data on tmpfs)."""
     state = ClusterState.load(name)
     if state is None:
         return False
-    _stop(state, (*NATIVE_PROCESSES, "kwok", "kube-apiserver", "etcd"))
+    _stop(state, (PROVIDER_PROCESS, *NATIVE_PROCESSES, "kwok", "kube-apiserver", "etcd"))
     shutil.rmtree(state.dir, ignore_errors=True)
     return True
 

@@ -1,9 +1,11 @@
-"""Creates kwok-managed fake nodes that look like real virtual (serverless) and regular nodes.
+"""Creates fake nodes that look like real virtual (serverless) and regular nodes.
 
 Virtual nodes carry the marks their providers use (virtual-kubelet: label type=virtual-kubelet and
 taint virtual-kubelet.io/provider; Tencent super nodes: instance-type eklet and taint
 eks.tke.cloud.tencent.com/eklet), a large cpu/memory capacity and an explicit pods limit, which is
 what bounds a virtual node in practice (IP addresses). Regular nodes look like ordinary workers.
+kwok plays every node annotated `kwok.x-k8s.io/node: fake`; virtual nodes created for the provider
+simulator (jobsched.devcluster.provider) go without that annotation, so the simulator plays them.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from typing import Any
 
 from jobsched.core.vocabulary import DEV_NODE_LABEL
 from jobsched.devcluster.cluster import ClusterState, api_send
-
-KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+from jobsched.devcluster.provider_limits import KWOK_NODE_ANNOTATION as KWOK_ANNOTATION
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,11 @@ VIRTUAL_SHAPE = NodeShape(cpu="1000", memory="4Ti", pods=1000)
 REGULAR_SHAPE = NodeShape(cpu="32", memory="128Gi", pods=110)
 
 
-def node_body(name: str, kind: str, shape: NodeShape, flavor: str = "virtual-kubelet") -> dict[str, Any]:
-    """The Node object for one fake node; kind is "virtual" or "regular"."""
+def node_body(
+    name: str, kind: str, shape: NodeShape, flavor: str = "virtual-kubelet", by_kwok: bool = True
+) -> dict[str, Any]:
+    """The Node object for one fake node; kind is "virtual" or "regular". by_kwok=False leaves out
+    kwok's annotation: the provider simulator plays the node (it must be a virtual one)."""
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
@@ -54,7 +58,11 @@ def node_body(name: str, kind: str, shape: NodeShape, flavor: str = "virtual-kub
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": name, "labels": labels, "annotations": {KWOK_ANNOTATION: "fake"}},
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {KWOK_ANNOTATION: "fake"} if by_kwok else {},
+        },
         "spec": {"taints": taints} if taints else {},
         "status": {"allocatable": resources, "capacity": resources},
     }
@@ -82,7 +90,12 @@ def standard_nodes(
     regular_shape: NodeShape = REGULAR_SHAPE,
     flavor: str = "virtual-kubelet",
     prefix: str = "",
+    virtual_by_kwok: bool = True,
 ) -> list[dict[str, Any]]:
-    bodies = [node_body(f"{prefix}virtual-{i:04d}", "virtual", virtual_shape, flavor) for i in range(virtual)]
+    """virtual_by_kwok=False: the virtual nodes are the provider simulator's (see node_body)."""
+    bodies = [
+        node_body(f"{prefix}virtual-{i:04d}", "virtual", virtual_shape, flavor, virtual_by_kwok)
+        for i in range(virtual)
+    ]
     bodies += [node_body(f"{prefix}regular-{i:04d}", "regular", regular_shape) for i in range(regular)]
     return bodies
