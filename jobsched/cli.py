@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from jobsched import __version__
+
 
 def _dev_cluster(args: argparse.Namespace) -> int:
     from jobsched.devcluster import cluster, nodes
@@ -112,6 +114,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"jobsched {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the scheduler (and cron engine) against KUBECONFIG or in-cluster")
