@@ -13,6 +13,7 @@
 # index-url and cert (PIP_INDEX_URL, PIP_CERT or pip.conf); the CA file is mounted, never copied in.
 # Needs root (debootstrap, mounts) and the Debian packages buildah and debootstrap.
 set -euo pipefail
+caller_dir=$PWD  # buildah's own relative paths (oci-archive:FILE, -v DIR:...) are the caller's
 cd "$(dirname "$0")/../.."
 
 suite=bookworm
@@ -106,7 +107,7 @@ build() {
 
 case ${1:-build} in
   tag) default_tag ;;
-  buildah) driver=$(storage_driver); shift; buildah_here "$@" ;;
+  buildah) driver=$(storage_driver); shift; cd "$caller_dir"; buildah_here "$@" ;;
   build) driver=$(storage_driver); shift || true; build "$@" ;;
   *) driver=$(storage_driver); build "$@" ;;
 esac
