@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from jobsched import __version__
+
 _PROVIDER_FLAGS = {
     "launch_rate": "virtual_launch_rate",
     "launch_burst": "virtual_launch_burst",
@@ -151,6 +153,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jobsched", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"jobsched {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the scheduler (and cron engine) against KUBECONFIG or in-cluster")
