@@ -61,6 +61,7 @@ from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, Jobsched, RunContext
 from bench.lib.watcher import PodWatcher
 from jobsched.core.vocabulary import BENCH_LABEL, NAMESPACE_OPT_IN_LABEL
 from jobsched.devcluster import cluster as devcluster
+from jobsched.devcluster import state as devstate
 from jobsched.kube.client import KubeClient
 from jobsched.kube.informer import Informer
 
@@ -286,7 +287,7 @@ class Soak:
         self.options = options
         self.state = state
         self.workdir = workdir
-        self.port = devcluster._free_port()  # loopback, picked the way the cluster picks its own
+        self.port = devstate.free_port()  # loopback, picked the way the cluster picks its own
         self.jobsched = Jobsched(jobsched_config(options.jobsched_config, self.port, workdir))
         self.namespace = f"soak-{uuid.uuid4().hex[:6]}"
         self.watcher = LiveWatcher()

@@ -18,7 +18,8 @@ _PROVIDER_FLAGS = {
 
 def _dev_cluster(args: argparse.Namespace) -> int:
     from jobsched.devcluster import cluster, nodes
-    from jobsched.devcluster.provider_limits import LimitsError, ProviderLimits
+    from jobsched.devcluster import state as devstate
+    from jobsched.devcluster.provider.limits import LimitsError, ProviderLimits
 
     # The --virtual-* flags: any of them (or provider-up) starts the provider simulator.
     chosen = {
@@ -47,7 +48,7 @@ def _dev_cluster(args: argparse.Namespace) -> int:
         stopped = cluster.down(args.name)
         print(f"cluster {args.name!r} {'stopped' if stopped else 'was not running'}", file=sys.stderr)
         return 0
-    state_or_none = cluster.ClusterState.load(args.name)
+    state_or_none = devstate.ClusterState.load(args.name)
     if state_or_none is None or not cluster.is_healthy(state_or_none):
         print(f"cluster {args.name!r} is not up; run `jobsched dev-cluster up` first", file=sys.stderr)
         return 1

@@ -30,6 +30,7 @@ from bench.lib.raw import PhaseResult, bind_pods, create_pods
 from bench.lib.scenario import Scenario, cron_schedule, entry_names, rfc3339
 from bench.lib.usage import UsageSampler
 from jobsched.devcluster import cluster as devcluster
+from jobsched.devcluster import processes as devprocesses
 from jobsched.kube.client import KubeClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +142,7 @@ class Native(System):
     def check(self) -> None:
         if self._cluster is None:
             return
-        alive = {n for n, _ in devcluster.running_pids(self._cluster)}
+        alive = {n for n, _ in devprocesses.running_pids(self._cluster)}
         for name in devcluster.NATIVE_PROCESSES:
             if name not in alive:
                 tail = log_tail(self._cluster.dir / f"{name}.log")

@@ -10,128 +10,28 @@ directory live on tmpfs (/dev/shm), because the storm is an etcd write benchmark
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 
 from jobsched.devcluster import build, certs
-from jobsched.devcluster.provider_limits import ProviderLimits
+from jobsched.devcluster.processes import pid_runs, say, spawn, stop, tcp_open, wait_until
+from jobsched.devcluster.provider.limits import ProviderLimits
+from jobsched.devcluster.state import ClusterState, free_port, state_root
 
 KWOK_CONFIG = Path(__file__).with_name("kwok.yaml")
 CORE_PROCESSES = ("etcd", "kube-apiserver", "kwok")
 NATIVE_PROCESSES = ("kube-controller-manager", "kube-scheduler")
 PROVIDER_PROCESS = "provider-sim"
 PROVIDER_MODULE = "jobsched.devcluster.provider"
-START_TIMEOUT_S = 90.0
-
-
-def state_root() -> Path:
-    override = os.environ.get("JOBSCHED_STATE")
-    if override:
-        return Path(override)
-    shm = Path("/dev/shm")
-    return (shm if shm.is_dir() else Path(build.cache_root())) / "jobsched"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class ClusterState:
-    """What `up` started, persisted as state.json so `down` and later `up`s find it."""
-
-    name: str
-    directory: str
-    apiserver_port: int
-    etcd_port: int
-    etcd_peer_port: int
-    kwok_port: int
-    token: str
-    pids: dict[str, int] = field(default_factory=dict)
-    # The command each process runs; a NUL separates a program from its leading arguments, as in
-    # /proc/PID/cmdline ("python\0-m\0jobsched.devcluster.provider" for the provider simulator).
-    binaries: dict[str, str] = field(default_factory=dict)
-    native_settings: dict[str, int] = field(default_factory=dict)
-    apiserver_args: list[str] = field(default_factory=list)  # extra flags, kept for restarts
-    provider: dict[str, object] = field(default_factory=dict)  # ProviderLimits record; empty: no simulator
-
-    @property
-    def provider_limits(self) -> ProviderLimits | None:
-        """The provider simulator's limits if it is configured: its virtual nodes are not kwok's."""
-        return ProviderLimits.from_record(self.provider) if self.provider else None
-
-    @property
-    def dir(self) -> Path:
-        return Path(self.directory)
-
-    @property
-    def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.dir / "kubeconfig"
-
-    def save(self) -> None:
-        tmp = self.dir / "state.json.tmp"
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        tmp.replace(self.dir / "state.json")
-
-    @classmethod
-    def load(cls, name: str) -> ClusterState | None:
-        path = state_root() / name / "state.json"
-        if not path.exists():
-            return None
-        return cls(**json.loads(path.read_text()))
-
-
-def _say(message: str) -> None:
-    print(f"[dev-cluster] {message}", file=sys.stderr, flush=True)
-
-
-def _pid_runs(pid: int, binary: str) -> bool:
-    """True if pid is alive and runs the command we started (guards against PID reuse)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return bool(binary) and cmdline.startswith(binary.encode() + b"\0")
-
-
-def _spawn(state: ClusterState, name: str, args: list[str]) -> None:
-    binary = state.binaries[name]
-    log = open(state.dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it after fork
-    with log:
-        proc = subprocess.Popen(
-            [*binary.split("\0"), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=state.dir,
-        )
-    state.pids[name] = proc.pid
-    state.save()
-    # Until the child has exec'd, /proc shows our own command line; wait so PID checks are exact.
-    deadline = time.monotonic() + 5
-    while not _pid_runs(proc.pid, binary) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
 
 
 def _ssl_context(state: ClusterState) -> ssl.SSLContext:
@@ -162,26 +62,6 @@ def api_send(state: ClusterState, method: str, path: str, body: Mapping[str, obj
         return int(err.code), bytes(err.read())
 
 
-def _wait_until(what: str, check: Callable[[], bool], state: ClusterState, proc_name: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not _pid_runs(state.pids[proc_name], state.binaries[proc_name]):
-            log_tail = (state.dir / f"{proc_name}.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"{proc_name} exited during start-up; last log lines:\n{log_tail}")
-        with contextlib.suppress(OSError, ssl.SSLError):
-            if check():
-                return
-        time.sleep(0.2)
-    raise RuntimeError(
-        f"{what} not ready after {START_TIMEOUT_S:.0f}s; see {state.dir / (proc_name + '.log')}"
-    )
-
-
-def _tcp_open(port: int) -> bool:
-    with socket.create_connection(("127.0.0.1", port), timeout=1):
-        return True
-
-
 def _write_kubeconfig(state: ClusterState, path: Path, token: str, user: str) -> None:
     ca = base64.b64encode((state.dir / "pki" / "ca.crt").read_bytes()).decode()
     config = {
@@ -199,7 +79,7 @@ def _write_kubeconfig(state: ClusterState, path: Path, token: str, user: str) ->
 
 
 def is_healthy(state: ClusterState) -> bool:
-    if not all(n in state.pids and _pid_runs(state.pids[n], state.binaries[n]) for n in CORE_PROCESSES):
+    if not all(n in state.pids and pid_runs(state.pids[n], state.binaries[n]) for n in CORE_PROCESSES):
         return False
     try:
         return api_get(state, "/readyz")[0] == 200
@@ -219,7 +99,7 @@ def up(
     """
     existing = ClusterState.load(name)
     if existing is not None and is_healthy(existing):
-        _say(f"cluster {name!r} already up at {existing.server}")
+        say(f"cluster {name!r} already up at {existing.server}")
         wanted = provider or existing.provider_limits
         if wanted is not None:
             start_provider(existing, wanted)
@@ -235,10 +115,10 @@ def up(
     state = ClusterState(
         name=name,
         directory=str(directory),
-        apiserver_port=_free_port(),
-        etcd_port=_free_port(),
-        etcd_peer_port=_free_port(),
-        kwok_port=_free_port(),
+        apiserver_port=free_port(),
+        etcd_port=free_port(),
+        etcd_peer_port=free_port(),
+        kwok_port=free_port(),
         token=secrets.token_hex(24),
         binaries={k: str(v) for k, v in binaries.items()},
         apiserver_args=list(apiserver_args),
@@ -255,14 +135,14 @@ def up(
     except BaseException:
         down(name)
         raise
-    _say(f"cluster {name!r} up in {time.monotonic() - started:.1f}s at {state.server}")
+    say(f"cluster {name!r} up in {time.monotonic() - started:.1f}s at {state.server}")
     return state
 
 
 def _start_etcd(state: ClusterState) -> None:
     peer = f"http://127.0.0.1:{state.etcd_peer_port}"
     client = f"http://127.0.0.1:{state.etcd_port}"
-    _spawn(
+    spawn(
         state,
         "etcd",
         [
@@ -279,12 +159,12 @@ def _start_etcd(state: ClusterState) -> None:
             "--log-level=warn",
         ],
     )
-    _wait_until("etcd", lambda: _tcp_open(state.etcd_port), state, "etcd")
+    wait_until("etcd", lambda: tcp_open(state.etcd_port), state, "etcd")
 
 
 def _start_apiserver(state: ClusterState) -> None:
     pki = state.dir / "pki"
-    _spawn(
+    spawn(
         state,
         "kube-apiserver",
         [
@@ -315,11 +195,11 @@ def _start_apiserver(state: ClusterState) -> None:
             *state.apiserver_args,
         ],
     )
-    _wait_until("kube-apiserver", lambda: api_get(state, "/readyz")[0] == 200, state, "kube-apiserver")
+    wait_until("kube-apiserver", lambda: api_get(state, "/readyz")[0] == 200, state, "kube-apiserver")
 
 
 def _start_kwok(state: ClusterState) -> None:
-    _spawn(
+    spawn(
         state,
         "kwok",
         [
@@ -331,7 +211,7 @@ def _start_kwok(state: ClusterState) -> None:
             "--node-ip=127.0.0.1",
         ],
     )
-    _wait_until("kwok", lambda: _tcp_open(state.kwok_port), state, "kwok")
+    wait_until("kwok", lambda: tcp_open(state.kwok_port), state, "kwok")
 
 
 def start_native(state: ClusterState, qps: int = 0, burst: int = 0) -> None:
@@ -349,7 +229,7 @@ def start_native(state: ClusterState, qps: int = 0, burst: int = 0) -> None:
         "leaderElection:\n  leaderElect: false\n"
     )
     kcm_qps = [f"--kube-api-qps={qps}", f"--kube-api-burst={burst}"] if qps else []
-    _spawn(
+    spawn(
         state,
         "kube-controller-manager",
         [
@@ -362,33 +242,14 @@ def start_native(state: ClusterState, qps: int = 0, burst: int = 0) -> None:
             *kcm_qps,
         ],
     )
-    _spawn(state, "kube-scheduler", [f"--config={sched_cfg}", "--bind-address=127.0.0.1", "--secure-port=0"])
+    spawn(state, "kube-scheduler", [f"--config={sched_cfg}", "--bind-address=127.0.0.1", "--secure-port=0"])
     state.native_settings = {"qps": qps, "burst": burst}
     state.save()
     time.sleep(1.0)
     for name in NATIVE_PROCESSES:
-        if not _pid_runs(state.pids[name], state.binaries[name]):
+        if not pid_runs(state.pids[name], state.binaries[name]):
             tail = (state.dir / f"{name}.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{name} exited at start:\n{tail}")
-
-
-def _stop(state: ClusterState, names: tuple[str, ...], sig: signal.Signals = signal.SIGTERM) -> None:
-    victims = {n: state.pids[n] for n in names if n in state.pids}
-    for n, pid in victims.items():
-        if _pid_runs(pid, state.binaries.get(n, "")):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-    deadline = time.monotonic() + 10
-    for n, pid in victims.items():
-        while _pid_runs(pid, state.binaries.get(n, "")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _pid_runs(pid, state.binaries.get(n, "")):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)  # reap our own child (a no-op error for others)
-        state.pids.pop(n, None)
-    state.save()
 
 
 def restart_apiserver(state: ClusterState, crash: bool = False, down_s: float = 0.0) -> float:
@@ -396,19 +257,19 @@ def restart_apiserver(state: ClusterState, crash: bool = False, down_s: float = 
     for down_s, starts it again with the same flags and waits until /readyz answers. Returns the
     seconds from the stop to ready. For chaos tests: etcd and what it stores stay as they were."""
     started = time.monotonic()
-    _stop(state, ("kube-apiserver",), signal.SIGKILL if crash else signal.SIGTERM)
+    stop(state, ("kube-apiserver",), signal.SIGKILL if crash else signal.SIGTERM)
     time.sleep(down_s)
     _start_apiserver(state)
     return time.monotonic() - started
 
 
 def stop_native(state: ClusterState) -> None:
-    _stop(state, NATIVE_PROCESSES)
+    stop(state, NATIVE_PROCESSES)
 
 
 def provider_running(state: ClusterState) -> bool:
     pid = state.pids.get(PROVIDER_PROCESS)
-    return pid is not None and _pid_runs(pid, state.binaries.get(PROVIDER_PROCESS, ""))
+    return pid is not None and pid_runs(pid, state.binaries.get(PROVIDER_PROCESS, ""))
 
 
 def start_provider(state: ClusterState, limits: ProviderLimits) -> None:
@@ -421,21 +282,21 @@ def start_provider(state: ClusterState, limits: ProviderLimits) -> None:
     ready = state.dir / f"{PROVIDER_PROCESS}.ready"
     ready.unlink(missing_ok=True)
     state.binaries[PROVIDER_PROCESS] = "\0".join([sys.executable, "-m", PROVIDER_MODULE])
-    _spawn(
+    spawn(
         state,
         PROVIDER_PROCESS,
         [f"--kubeconfig={state.kubeconfig}", f"--ready-file={ready}", *limits.to_args()],
     )
-    _wait_until("provider simulator", ready.exists, state, PROVIDER_PROCESS)
+    wait_until("provider simulator", ready.exists, state, PROVIDER_PROCESS)
     state.provider = limits.to_record()
     state.save()
     quota = f"quota {limits.quota_pods} pods" if limits.quota_pods else "no quota"
-    _say(f"provider simulator up: {limits.launch_rate:g} launches/s, burst {limits.launch_burst}, {quota}")
+    say(f"provider simulator up: {limits.launch_rate:g} launches/s, burst {limits.launch_burst}, {quota}")
 
 
 def stop_provider(state: ClusterState) -> None:
     """Stops the provider simulator; virtual nodes created from now on are kwok's again."""
-    _stop(state, (PROVIDER_PROCESS,))
+    stop(state, (PROVIDER_PROCESS,))
     state.provider = {}
     state.save()
 
@@ -445,12 +306,6 @@ def down(name: str = "dev") -> bool:
     state = ClusterState.load(name)
     if state is None:
         return False
-    _stop(state, (PROVIDER_PROCESS, *NATIVE_PROCESSES, "kwok", "kube-apiserver", "etcd"))
+    stop(state, (PROVIDER_PROCESS, *NATIVE_PROCESSES, "kwok", "kube-apiserver", "etcd"))
     shutil.rmtree(state.dir, ignore_errors=True)
     return True
-
-
-def running_pids(state: ClusterState) -> Iterator[tuple[str, int]]:
-    for n, pid in state.pids.items():
-        if _pid_runs(pid, state.binaries.get(n, "")):
-            yield n, pid

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobsched.core.vocabulary import DEV_NODE_LABEL
-from jobsched.devcluster.cluster import ClusterState, api_send
-from jobsched.devcluster.provider_limits import KWOK_NODE_ANNOTATION as KWOK_ANNOTATION
+from jobsched.devcluster.cluster import api_send
+from jobsched.devcluster.provider.limits import KWOK_NODE_ANNOTATION as KWOK_ANNOTATION
+from jobsched.devcluster.state import ClusterState
 
 
 @dataclass(frozen=True)

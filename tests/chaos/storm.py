@@ -48,7 +48,7 @@ from bench.lib.scenario import entry_names, rfc3339
 from bench.lib.usage import UsageSampler
 from bench.lib.watcher import PodWatcher
 from jobsched.devcluster import nodes
-from jobsched.devcluster.cluster import ClusterState
+from jobsched.devcluster.state import ClusterState
 from jobsched.kube.client import KubeClient
 from jobsched.kube.informer import Informer
 from tests.chaos.replicas import Replicas

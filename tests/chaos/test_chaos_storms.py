@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import pytest
 
-from jobsched.devcluster.cluster import ClusterState
+from jobsched.devcluster.state import ClusterState
 from tests.chaos.faults import scenarios
 from tests.chaos.storm import StormShape, run_storm, verdict
 

@@ -16,7 +16,7 @@ import orjson
 import pytest
 import yaml
 
-from jobsched.devcluster.cluster import ClusterState
+from jobsched.devcluster.state import ClusterState
 from jobsched.kube.client import KubeClient, TransportError
 from jobsched.kube.informer import Informer
 from tests.support.faultproxy import FaultPlan, FaultProxy

@@ -20,7 +20,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from jobsched.devcluster.cluster import ClusterState
+from jobsched.devcluster.state import ClusterState
 from jobsched.kube.client import KubeClient
 from tests.support.cluster_slice import ClusterSlice
 from tests.support.processes import JobschedProcess

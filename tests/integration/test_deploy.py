@@ -41,7 +41,8 @@ from bench.lib.kubeops import strip_pod_finalizers
 from jobsched.core.cronspec import parse_configmap
 from jobsched.core.naming import slot_object_name
 from jobsched.core.vocabulary import ENTRY_LABEL
-from jobsched.devcluster.cluster import ClusterState, _write_kubeconfig
+from jobsched.devcluster.cluster import _write_kubeconfig
+from jobsched.devcluster.state import ClusterState
 from jobsched.kube.client import KubeClient
 from tests.support.cluster_slice import ClusterSlice
 from tests.support.cron import (

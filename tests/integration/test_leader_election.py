@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from jobsched.devcluster.cluster import ClusterState
+from jobsched.devcluster.state import ClusterState
 from jobsched.kube.client import KubeClient
 from jobsched.kube.lease import LeaderElector, LeadershipLost, LeaseConfig
 from tests.support.faultproxy import FaultPlan, FaultProxy

@@ -25,8 +25,8 @@ import pytest
 
 from jobsched import cli
 from jobsched.devcluster import cluster, nodes
-from jobsched.devcluster.pod_status import PROVIDER_FAILED, RUN_ANNOTATION
-from jobsched.devcluster.provider_limits import KWOK_NODE_ANNOTATION, ProviderLimits
+from jobsched.devcluster.provider.limits import KWOK_NODE_ANNOTATION, ProviderLimits
+from jobsched.devcluster.provider.pod_status import PROVIDER_FAILED, RUN_ANNOTATION
 from jobsched.kube.client import KubeClient
 from jobsched.kube.informer import Informer
 

@@ -13,8 +13,8 @@ import anyio
 import pytest
 import yaml
 
-from jobsched.devcluster.cluster import ClusterState
 from jobsched.devcluster.nodes import NodeShape
+from jobsched.devcluster.state import ClusterState
 from jobsched.kube.client import KubeClient
 from tests.support.cluster_slice import ClusterSlice, node_of
 from tests.support.processes import free_port, http_get

@@ -12,8 +12,8 @@ import anyio
 import pytest
 
 from jobsched.devcluster import cluster as devcluster
-from jobsched.devcluster.cluster import ClusterState
 from jobsched.devcluster.nodes import NodeShape
+from jobsched.devcluster.state import ClusterState
 from jobsched.kube.client import KubeClient
 from jobsched.kube.informer import Resource
 from jobsched.runtime.scheduling.queue import PodState

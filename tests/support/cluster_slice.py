@@ -18,7 +18,7 @@ import anyio
 
 from jobsched.core.domains import domains_from_config
 from jobsched.devcluster import nodes
-from jobsched.devcluster.cluster import ClusterState
+from jobsched.devcluster.state import ClusterState
 from jobsched.kube.client import KubeClient
 from jobsched.runtime.metrics import Metrics
 from jobsched.runtime.parts import Parts

@@ -42,7 +42,7 @@ import yaml
 from aiohttp import web
 from multidict import CIMultiDict
 
-from jobsched.devcluster.cluster import ClusterState
+from jobsched.devcluster.state import ClusterState
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and the ones aiohttp computes itself for each leg.
 _HOP_BY_HOP = frozenset(

@@ -16,7 +16,7 @@ import anyio
 import yaml
 from anyio.abc import Process
 
-from jobsched.devcluster.cluster import ClusterState
+from jobsched.devcluster.state import ClusterState
 
 
 def free_port() -> int:

@@ -26,7 +26,7 @@ from typing import Any
 
 import anyio
 
-from jobsched.devcluster.cluster import ClusterState
+from jobsched.devcluster.state import ClusterState
 from tests.support.faultproxy import FaultPlan, FaultProxy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

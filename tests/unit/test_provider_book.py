@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobsched.devcluster.pod_status import (
+from jobsched.devcluster.provider.book import Launch, PodState, ProviderBook, Refuse
+from jobsched.devcluster.provider.limits import LimitsError, ProviderLimits, selects
+from jobsched.devcluster.provider.pod_status import (
     PROVIDER_FAILED,
     DurationError,
     PodFacts,
@@ -14,9 +16,7 @@ from jobsched.devcluster.pod_status import (
     pod_facts,
     refused_patch,
 )
-from jobsched.devcluster.provider_book import Launch, PodState, ProviderBook, Refuse
-from jobsched.devcluster.provider_limits import LimitsError, ProviderLimits, selects
-from jobsched.devcluster.token_bucket import TokenBucket
+from jobsched.devcluster.provider.token_bucket import TokenBucket
 
 
 def facts(i: int, node: str = "v-0", never: bool = True) -> PodFacts:

@@ -18,9 +18,9 @@ from typing import Any
 
 import anyio
 
-from jobsched.devcluster.pod_status import micro_time, rfc3339
-from jobsched.devcluster.provider_limits import KWOK_NODE_ANNOTATION, ProviderLimits, selects
-from jobsched.devcluster.write_queue import MERGE, STRATEGIC_MERGE, Write, WriteQueue
+from jobsched.devcluster.provider.limits import KWOK_NODE_ANNOTATION, ProviderLimits, selects
+from jobsched.devcluster.provider.pod_status import micro_time, rfc3339
+from jobsched.devcluster.provider.write_queue import MERGE, STRATEGIC_MERGE, Write, WriteQueue
 from jobsched.kube.client import Response
 
 LEASE_DURATION_S = 40

@@ -26,12 +26,12 @@ from pathlib import Path
 import anyio
 import structlog
 
-from jobsched.devcluster.node_keeper import NodeKeeper
-from jobsched.devcluster.pod_player import PodPlayer
-from jobsched.devcluster.provider_book import ProviderBook
-from jobsched.devcluster.provider_limits import DEFAULT_NODE_SELECTORS, LimitsError, ProviderLimits
-from jobsched.devcluster.timers import Timers
-from jobsched.devcluster.write_queue import WriteQueue
+from jobsched.devcluster.provider.book import ProviderBook
+from jobsched.devcluster.provider.limits import DEFAULT_NODE_SELECTORS, LimitsError, ProviderLimits
+from jobsched.devcluster.provider.node_keeper import NodeKeeper
+from jobsched.devcluster.provider.pod_player import PodPlayer
+from jobsched.devcluster.provider.timers import Timers
+from jobsched.devcluster.provider.write_queue import WriteQueue
 from jobsched.kube.client import KubeClient
 from jobsched.kube.informer import Informer
 

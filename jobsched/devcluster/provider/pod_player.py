@@ -17,11 +17,11 @@ from typing import Any
 import anyio
 import structlog
 
-from jobsched.devcluster import pod_status
-from jobsched.devcluster.node_keeper import HOST_IP, NodeKeeper
-from jobsched.devcluster.provider_book import Launch, ProviderBook, ProviderPod, Refuse
-from jobsched.devcluster.timers import Timers
-from jobsched.devcluster.write_queue import STRATEGIC_MERGE, Write, WriteQueue
+from jobsched.devcluster.provider import pod_status
+from jobsched.devcluster.provider.book import Launch, ProviderBook, ProviderPod, Refuse
+from jobsched.devcluster.provider.node_keeper import HOST_IP, NodeKeeper
+from jobsched.devcluster.provider.timers import Timers
+from jobsched.devcluster.provider.write_queue import STRATEGIC_MERGE, Write, WriteQueue
 from jobsched.kube.client import Response
 
 log = structlog.get_logger(__name__)

@@ -16,9 +16,9 @@ import enum
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from jobsched.devcluster.pod_status import PodFacts
-from jobsched.devcluster.provider_limits import ProviderLimits
-from jobsched.devcluster.token_bucket import TokenBucket
+from jobsched.devcluster.provider.limits import ProviderLimits
+from jobsched.devcluster.provider.pod_status import PodFacts
+from jobsched.devcluster.provider.token_bucket import TokenBucket
 
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
