@@ -113,6 +113,8 @@ class LeaderElectionSettings:
 class ServerSettings:
     address: str = _key("address", "127.0.0.1")
     port: int = _key("port", 10259)
+    loop_blocked_s: float = _key("loopBlockedSeconds", 10.0, positive=True)
+    watch_failing_s: float = _key("watchFailingSeconds", 120.0, positive=True)
 
 
 @dataclass(frozen=True)

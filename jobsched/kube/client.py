@@ -9,6 +9,7 @@ of pods a second is the whole budget, so they are never used here.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import ssl
 import time
@@ -62,6 +63,43 @@ class ApiError(Exception):
         super().__init__(f"{method} {path}: HTTP {response.status}: {response.message()}")
 
 
+class KubeconfigError(Exception):
+    """No usable cluster configuration; the message says what to fix."""
+
+
+def _kubeconfig_file(kubeconfig: str | None) -> tuple[str, bool]:
+    """The kubeconfig file to read and whether it exists; an explicit one (the flag, KUBECONFIG) must."""
+    env = os.environ.get("KUBECONFIG", "")
+    default = os.path.expanduser("~/.kube/config")
+    path = kubeconfig or next((p for p in env.split(os.pathsep) if p), "") or default
+    exists = os.path.isfile(path)
+    if (kubeconfig or env) and not exists:
+        where = "--kubeconfig" if kubeconfig else "KUBECONFIG"
+        raise KubeconfigError(f"kubeconfig {path} (from {where}) does not exist")
+    return path, exists
+
+
+async def load_configuration(kubeconfig: str | None, context: str | None) -> Configuration:
+    """The client configuration from a kubeconfig file (explicit, KUBECONFIG or ~/.kube/config) or, when
+    there is none, from the in-cluster service account."""
+    cfg = Configuration()
+    path, exists = _kubeconfig_file(kubeconfig)
+    if exists:
+        try:
+            await kube_config.load_kube_config(config_file=path, context=context, client_configuration=cfg)
+        except (kube_config.ConfigException, ValueError, TypeError, OSError) as err:
+            raise KubeconfigError(f"kubeconfig {path} is not usable: {err}") from err
+        return cfg
+    try:
+        kube_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+    except kube_config.ConfigException as err:
+        raise KubeconfigError(
+            "no kubeconfig: set KUBECONFIG or pass --kubeconfig (or run inside a cluster, where the"
+            f" service account is used; here: {err})"
+        ) from err
+    return cfg
+
+
 class TransportError(Exception):
     """No HTTP answer: the connection failed, broke or timed out. The only transport exception that
     leaves `jobsched.kube`, so no other layer needs to know which HTTP library is underneath."""
@@ -83,18 +121,14 @@ class KubeClient:
     async def connect(
         cls, kubeconfig: str | None = None, connections: int = 64, context: str | None = None
     ) -> AsyncIterator[KubeClient]:
-        """Loads KUBECONFIG (or the given file), else in-cluster config, and opens the pool."""
-        cfg = Configuration()
-        try:
-            await kube_config.load_kube_config(
-                config_file=kubeconfig, context=context, client_configuration=cfg
-            )
-        except (kube_config.ConfigException, FileNotFoundError, TypeError):
-            if kubeconfig is not None:
-                raise
-            kube_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        """Loads the kubeconfig (the given file, else KUBECONFIG, else ~/.kube/config), else the in-cluster
+        configuration, and opens the pool. Raises KubeconfigError, with what to fix, when none works."""
+        cfg = await load_configuration(kubeconfig, context)
         client = cls(cfg, connections)
-        await client._open()
+        try:
+            await client._open()
+        except (OSError, ssl.SSLError) as err:
+            raise KubeconfigError(f"cannot use the kubeconfig's credentials: {err}") from err
         try:
             yield client
         finally:

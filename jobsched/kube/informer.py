@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -65,6 +66,9 @@ class Informer:
     synced: anyio.Event = field(default_factory=anyio.Event)
     resource_version: str = ""
     max_backoff_s: float = 30.0
+    # Monotonic time of the first list/watch failure since the last success; None while healthy. Read by
+    # the health check (from another thread: a plain attribute, replaced whole).
+    failing_since: float | None = None
     _watch_scope: anyio.CancelScope | None = field(default=None, repr=False)
 
     def restart_watch(self, resource_version: str | None = None) -> None:
@@ -87,6 +91,7 @@ class Informer:
                     self._watch_scope = scope
                     await self._watch()
                 self._watch_scope = None
+                self.failing_since = None
                 backoff = 0.2  # a watch that ended normally (timeout) resumes at once
             except ResourceExpired:
                 self.stats.expired += 1
@@ -97,6 +102,8 @@ class Informer:
             except (TransportError, ApiError, orjson.JSONDecodeError) as err:
                 self.stats.errors += 1
                 self.stats.last_error = str(err)
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
                 if isinstance(err, ApiError) and err.status == 410:
                     self.stats.expired += 1
                     need_list = True
@@ -119,6 +126,7 @@ class Informer:
                 break
             params = {**params, "continue": cont}
         self.stats.lists += 1
+        self.failing_since = None
         self.handler.replace(items)
         self.synced.set()
 
@@ -132,6 +140,7 @@ class Informer:
         }
         self.stats.watches += 1
         async for line in self.client.stream_lines(self.path, params, READ_TIMEOUT_S):
+            self.failing_since = None
             event = orjson.loads(line)
             kind = event.get("type")
             obj = event.get("object") or {}

@@ -58,6 +58,7 @@ class LeaderElector:
         self.transitions = 0
         self._expires_at = 0.0  # monotonic time the observed holder's lease runs out, if another holds it
         self._written: dict[str, Any] | None = None  # the lease as this elector last wrote it
+        self.contact_at: float | None = None  # monotonic time of the last answer about the lease
 
     def _spec(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         now = _micro_time(dt.datetime.now(dt.UTC))
@@ -130,10 +131,12 @@ class LeaderElector:
 
     async def _attempt(self) -> bool:
         try:
-            return await self.try_acquire_or_renew()
+            held = await self.try_acquire_or_renew()
         except (TransportError, ValueError) as err:  # ValueError: a garbled reply
             log.warning("lease request failed", lease=self.config.name, error=repr(err))
             return False
+        self.contact_at = time.monotonic()
+        return held
 
     async def acquire(self) -> None:
         """Waits until this candidate holds the lease."""

@@ -82,3 +82,14 @@ def object_path(kind: str, namespace: str, name: str) -> str:
 def collection_of(kind: str, namespace: str) -> str:
     """The collection a Pod or Job of `namespace` is created in."""
     return jobs(namespace) if kind == "Job" else pods(namespace)
+
+
+def namespace(name: str) -> str:
+    return f"{CORE}/namespaces/{name}"
+
+
+RBAC: Final = "/apis/rbac.authorization.k8s.io/v1"
+
+
+def rolebinding(namespace: str, name: str) -> str:
+    return f"{RBAC}/namespaces/{namespace}/rolebindings/{name}"

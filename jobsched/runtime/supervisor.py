@@ -21,6 +21,7 @@ import structlog
 from jobsched.kube.client import KubeClient
 from jobsched.kube.lease import LeaderElector, LeadershipLost, LeaseConfig
 from jobsched.runtime import heap, http
+from jobsched.runtime.health import Health, LoopWatch
 from jobsched.runtime.metrics import Metrics
 from jobsched.runtime.parts import Parts
 from jobsched.settings import Settings
@@ -71,11 +72,21 @@ async def run(settings: Settings, kubeconfig: str | None, identity: str | None =
                     le.retry_period_s,
                 ),
             )
+        loop = LoopWatch()
+        health = Health(
+            loop,
+            parts.watches.informers,
+            parts.ready,
+            elector,
+            loop_blocked_s=settings.server.loop_blocked_s,
+            watch_failing_s=settings.server.watch_failing_s,
+        )
         log.info("jobsched starting", identity=identity, scheduler_name=settings.scheduler_name)
         try:
             async with _leadership_lost_unwrapped(), anyio.create_task_group() as tg:
                 tg.start_soon(_until_signal, tg.cancel_scope)
-                tg.start_soon(http.serve, settings.server.address, settings.server.port, metrics, parts.ready)
+                tg.start_soon(loop.run)
+                tg.start_soon(http.serve, settings.server.address, settings.server.port, metrics, health)
                 tg.start_soon(parts.run_standby)
                 tg.start_soon(heap.trim_while_idle, parts.busy)
                 if elector is None:

@@ -30,7 +30,7 @@ def http_get(port: int, path: str) -> tuple[int, str]:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
             return int(resp.status), resp.read().decode()
     except urllib.error.HTTPError as err:
-        return int(err.code), ""
+        return int(err.code), err.read().decode()
 
 
 class JobschedProcess:
