@@ -202,7 +202,7 @@ class KubeClient:
                 payload = await resp.read()
                 retry_after = resp.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as err:
-            raise TransportError(f"{method} {path}: {err!r}") from err
+            raise TransportError(f"{method} {path}: {_describe(err)}") from err
         return Response(resp.status, payload, _seconds(retry_after))
 
     async def warm(self, connections: int, timeout: float = 2.0) -> int:
@@ -283,7 +283,7 @@ class KubeClient:
                         if line.strip():
                             yield line
         except (aiohttp.ClientError, TimeoutError) as err:
-            raise TransportError(f"watch {path}: {err!r}") from err
+            raise TransportError(f"watch {path}: {_describe(err)}") from err
 
 
 def _seconds(header: str | None) -> float | None:
@@ -294,3 +294,9 @@ def _seconds(header: str | None) -> float | None:
         return float(header)
     except ValueError:
         return None
+
+
+def _describe(err: BaseException) -> str:
+    """A transport error in one short line: aiohttp's message, or the exception's name (a timeout)."""
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
