@@ -146,6 +146,16 @@ def _next(args: argparse.Namespace) -> int:
     return nextfire.main(args.files, args.count, after)
 
 
+def _optin(args: argparse.Namespace) -> int:
+    from jobsched import optin
+    from jobsched.settings import load_settings
+
+    settings = load_settings(args.config)
+    what = optin.OptIn(args.namespace, settings.cron.namespace_label, args.service_account)
+    run = optin.enable_main if args.command == "enable" else optin.disable_main
+    return run(what, args.apply, args.kubeconfig, args.context)
+
+
 def _status(args: argparse.Namespace) -> int:
     from jobsched.statuscmd import status_main
 
@@ -191,6 +201,26 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--kubeconfig", default=None)
     status.set_defaults(func=_status)
 
+    for name, verb in (("enable", "opt NAMESPACE in"), ("disable", "opt NAMESPACE out")):
+        optin_parser = sub.add_parser(
+            name,
+            help=f"{verb}: the namespace label and the RoleBinding that lets jobsched create there",
+            description=f"{verb.capitalize()} of jobsched's cron engine: the label cron.namespaceLabel and "
+            "the RoleBinding jobsched-cron to the ClusterRole jobsched-cron-writer. Prints what to apply "
+            "(a YAML stream for `kubectl apply -f -`, or kubectl commands), or applies it with --apply.",
+        )
+        optin_parser.add_argument("namespace")
+        optin_parser.add_argument("--apply", action="store_true", help="apply it (default: print it)")
+        optin_parser.add_argument("--config", default=None, help="settings YAML (for cron.namespaceLabel)")
+        optin_parser.add_argument(
+            "--service-account",
+            default="jobsched-system/jobsched",
+            help="jobsched's ServiceAccount as NAMESPACE/NAME (default jobsched-system/jobsched)",
+        )
+        optin_parser.add_argument("--kubeconfig", default=None)
+        optin_parser.add_argument("--context", default=None, help="kubeconfig context (default: current)")
+        optin_parser.set_defaults(func=_optin)
+
     dev = sub.add_parser("dev-cluster", help="build, start and stop the local control plane")
     dev.add_argument(
         "action",
@@ -230,9 +260,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_error(err: Exception) -> bool:
+    """Errors that come from the user's input or environment, not from a bug: one line, no traceback."""
+    from jobsched.kube.client import ApiError, KubeconfigError, TransportError
+    from jobsched.settings import SettingsError
+
+    return isinstance(err, KubeconfigError | TransportError | ApiError | SettingsError | OSError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:
+        if not _user_error(err):
+            raise
+        print(f"jobsched {args.command}: {err}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -94,6 +94,22 @@ async def ensure_namespace(kube: KubeClient, name: str, labels: dict[str, str] |
 RBAC_FILES = ("-f", "deploy/base/serviceaccount.yaml", "-f", "deploy/base/rbac.yaml")
 
 
+async def jobsched_cli(control_plane: ClusterState, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `jobsched` command line as a user runs it, with the admin kubeconfig."""
+    command = [sys.executable, "-m", "jobsched", *args, "--kubeconfig", str(control_plane.kubeconfig)]
+    return await anyio.to_thread.run_sync(
+        lambda: subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    )
+
+
+async def set_namespace_label(kube: KubeClient, name: str, value: str | None) -> None:
+    patch = {"metadata": {"labels": {"jobsched.io/enabled": value}}}
+    resp = await kube.request(
+        "PATCH", f"/api/v1/namespaces/{name}", patch, content_type="application/merge-patch+json"
+    )
+    assert resp.ok, resp.message()
+
+
 async def delete_rbac(control_plane: ClusterState) -> None:
     """The ServiceAccount and RBAC objects of deploy/base, cluster-scoped ones included."""
     done = await akubectl(control_plane, "delete", "--ignore-not-found", "--wait=false", *RBAC_FILES)
@@ -291,8 +307,11 @@ async def deployed_rbac(kube: KubeClient, control_plane: ClusterState, tmp_path:
 async def test_service_account_runs_a_storm_and_is_refused_the_rest(
     kube: KubeClient, namespace: str, control_plane: ClusterState, tmp_path: Path
 ) -> None:
-    """As the deploy's ServiceAccount, with exactly deploy/'s RBAC: a 200-entry storm binds exactly once;
-    Secrets are refused; bad entries and a namespace that did not opt in get Events; nothing crashes."""
+    """As the deploy's ServiceAccount, with exactly deploy/'s RBAC: a 200-entry storm binds exactly once in
+    a namespace opted in with `jobsched enable`; Secrets are refused; bad entries and a namespace that did
+    not opt in get Events; and where jobsched's own check is bypassed (a namespace labelled but without
+    the RoleBinding, and kube-system labelled), the apiserver refuses the create with 403, which shows as
+    a CreateForbidden Event: least privilege is enforced by RBAC, not only by jobsched. Nothing crashes."""
     bed = ClusterSlice(kube, namespace)
     slot = coming_slot()
     schedule = f"{slot.minute} {slot.hour} * * *"
@@ -316,19 +335,28 @@ async def test_service_account_runs_a_storm_and_is_refused_the_rest(
     )
     closed = f"t-closed-{uuid.uuid4().hex[:8]}"  # exists, but did not opt in
     refused = cron_configmap(closed, "refused", [item("sneaky")])
+    # Labelled as if opted in, but nobody created the RoleBinding: only RBAC stands in the way.
+    unbound = f"t-unbound-{uuid.uuid4().hex[:8]}"
+    unbound_cm = cron_configmap(unbound, "unbound", [item("no-binding")])
+    system_cm = cron_configmap("kube-system", f"jobsched-test-{uuid.uuid4().hex[:6]}", [item("escalate")])
     good = parse_configmap(storm, bed.scheduler_name)[0] + parse_configmap(escape, bed.scheduler_name)[0]
     good += [e for e in parse_configmap(accounts, bed.scheduler_name)[0] if e.name == "as-runner"]
     assert len(good) == STORM + 2
     config = {**bed.config(), "cron": {"minLeadSeconds": 12, "maxLeadSeconds": 25, "leadMarginSeconds": 5}}
 
     await ensure_namespace(kube, closed)
+    await ensure_namespace(kube, unbound, {"jobsched.io/enabled": "true"})
     runner = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "runner"}}
     resp = await kube.request("POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", runner)
     assert resp.status == 201, resp.message()
     try:
         async with deployed_rbac(kube, control_plane, tmp_path) as sa_kubeconfig:
+            enabled = await jobsched_cli(control_plane, "enable", namespace, "--apply")
+            assert enabled.returncode == 0, enabled.stderr
+            assert f"namespace {namespace} opted in" in enabled.stdout
+            await set_namespace_label(kube, "kube-system", "true")
             await bed.add_node("virtual", BIG_NODE)
-            for body in (storm, escape, accounts, refused):
+            for body in (storm, escape, accounts, refused, unbound_cm, system_cm):
                 ns = body["metadata"]["namespace"]
                 resp = await kube.request("POST", f"/api/v1/namespaces/{ns}/configmaps", body)
                 assert resp.status == 201, resp.message()
@@ -345,6 +373,9 @@ async def test_service_account_runs_a_storm_and_is_refused_the_rest(
                     proc = await jobsched.start()
                     await jobsched.wait_ready(proc)
                     await wait_events(kube, closed, "refused", has_event("NamespaceNotEnabled", closed))
+                    for ns, cm in ((unbound, unbound_cm), ("kube-system", system_cm)):
+                        forbidden = has_event("CreateForbidden", "HTTP 403", f"namespace {ns}")
+                        await wait_events(kube, ns, cm["metadata"]["name"], forbidden, within_s=120)
                     await wait_events(
                         kube,
                         namespace,
@@ -362,9 +393,11 @@ async def test_service_account_runs_a_storm_and_is_refused_the_rest(
                         ),
                     )
                     assert proc.returncode is None, jobsched.log_text()
-                    assert await slot_pods(kube, closed) == []
+                    for ns in (closed, unbound, "kube-system"):
+                        assert await slot_pods(kube, ns) == []
                     created = jobsched.metric('jobsched_cron_fires_total{outcome="created"}')
                     rejected = jobsched.metric('jobsched_cron_fires_total{outcome="rejected"}')
+                    forbidden_count = jobsched.metric('jobsched_cron_fires_total{outcome="forbidden"}')
                     bound = jobsched.metric('jobsched_binds_total{domain="virtual",outcome="bound"}')
                     invalid_sa = jobsched.metric(
                         'jobsched_cron_invalid_entries_total{field="serviceAccountName"}'
@@ -374,12 +407,15 @@ async def test_service_account_runs_a_storm_and_is_refused_the_rest(
                     await jobsched.stop_all()
             log_text = jobsched.log_text()
             pods = await bed.pods()
-            assert "forbidden" not in log_text.lower(), log_text
+            refusals = [line for line in log_text.splitlines() if "forbidden" in line.lower()]
+            assert refusals, log_text
+            assert all(unbound in line or "kube-system" in line for line in refusals), refusals
             assert sorted(pods) == sorted(slot_object_name(e, slot) for e in good)
             assert all(p["spec"].get("nodeName") == bed.nodes[0] for p in pods.values())
             labels = [p["metadata"]["labels"][ENTRY_LABEL] for p in pods.values()]
             assert len(set(labels)) == len(good)
             assert (created, bound, rejected, invalid_sa) == (len(good), len(good), 1, 1)
+            assert forbidden_count == 2
             assert leader == 1
             [note] = [e["note"] for e in ghost if "as-ghost" in e["note"]]
             assert "does not exist in namespace" in note, note
@@ -390,14 +426,20 @@ async def test_service_account_runs_a_storm_and_is_refused_the_rest(
             assert lease["spec"]["leaseDurationSeconds"] == 1, lease["spec"]
     finally:
         with anyio.CancelScope(shield=True):
-            for ns in (namespace, closed):
+            for ns in (namespace, closed, unbound):
                 await kube.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps")
+            await kube.request(
+                "DELETE", f"/api/v1/namespaces/kube-system/configmaps/{system_cm['metadata']['name']}"
+            )
+            await set_namespace_label(kube, "kube-system", None)
+            await jobsched_cli(control_plane, "disable", namespace, "--apply")
             await strip_pod_finalizers(kube, namespace)
             await kube.request(
                 "DELETE", f"/api/v1/namespaces/{namespace}/pods", params={"gracePeriodSeconds": "0"}
             )
             await kube.request("DELETE", f"/api/v1/namespaces/{namespace}/serviceaccounts/runner")
             await kube.request("DELETE", f"/api/v1/namespaces/{closed}")
+            await kube.request("DELETE", f"/api/v1/namespaces/{unbound}")
             await bed.remove_nodes()
 
 
