@@ -210,6 +210,7 @@ async def test_server_dry_run_of_deploy_is_accepted(kube: KubeClient, control_pl
     expected = {
         "serviceaccount/jobsched",
         "clusterrole.rbac.authorization.k8s.io/jobsched",
+        "clusterrole.rbac.authorization.k8s.io/jobsched-cron-writer",
         "clusterrolebinding.rbac.authorization.k8s.io/jobsched",
         "role.rbac.authorization.k8s.io/jobsched-leader-election",
         "rolebinding.rbac.authorization.k8s.io/jobsched-leader-election",

@@ -8,10 +8,12 @@ config that `jobsched run` would refuse at start, or a rule added without its re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from jobsched import optin
 from jobsched.core.domains import domain_of
 from jobsched.core.model import Node
 from jobsched.settings import load_settings
@@ -87,3 +89,37 @@ def test_overlays_build_on_the_base_not_on_deploy() -> None:
         assert kustomization["resources"] == ["../../base"]
         generator = kustomization["configMapGenerator"][0]
         assert (generator["name"], generator["behavior"]) == ("jobsched-config", "replace")
+
+
+def _roles() -> dict[str, list[dict[str, Any]]]:
+    docs = yaml.safe_load_all((ROOT / "deploy" / "base" / "rbac.yaml").read_text())
+    return {d["metadata"]["name"]: d["rules"] for d in docs if d and d["kind"] in ("ClusterRole", "Role")}
+
+
+def test_cluster_wide_grants_no_creates_of_pods_jobs_or_configmaps() -> None:
+    """Least privilege: what jobsched may write everywhere is only what a scheduler writes."""
+    writes = {"create", "update", "patch", "delete", "deletecollection", "*"}
+    cluster_wide = _roles()["jobsched"]
+    for rule in cluster_wide:
+        if set(rule["verbs"]) & writes:
+            assert set(rule["resources"]) <= {"pods/binding", "pods/status", "events"}, rule
+
+
+def test_the_cron_writer_role_is_bound_only_per_namespace_and_matches_jobsched_enable() -> None:
+    docs = [d for d in yaml.safe_load_all((ROOT / "deploy" / "base" / "rbac.yaml").read_text()) if d]
+    cluster_bound = {d["roleRef"]["name"] for d in docs if d["kind"] == "ClusterRoleBinding"}
+    assert cluster_bound == {"jobsched"}
+    assert optin.CLUSTER_ROLE in _roles()
+    binding = optin.OptIn("team-a", "jobsched.io/enabled=true").rolebinding()
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": optin.CLUSTER_ROLE,
+    }
+    assert binding["metadata"] == {
+        "name": "jobsched-cron",
+        "namespace": "team-a",
+        "labels": {"app.kubernetes.io/part-of": "jobsched"},
+    }
+    service_accounts = next(d for d in docs if d["kind"] == "ClusterRoleBinding")["subjects"]
+    assert binding["subjects"] == service_accounts
