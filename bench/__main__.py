@@ -19,7 +19,7 @@ import anyio
 from bench.lib import report
 from bench.lib.harness import Options, find_cluster, run_bench
 from bench.lib.scenario import Scenario, parse_fire_at
-from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, SYSTEM_NAMES
+from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, PROFILE_ENV, SYSTEM_NAMES
 from jobsched.devcluster import cluster as devcluster
 
 OWN_CLUSTER = "bench"
@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=True, help="a status line per second"
     )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="write a py-spy flame graph of each jobsched run into this directory (figures then include "
+        "the profiler's overhead)",
+    )
     return p
 
 
@@ -68,6 +75,9 @@ def parse_systems(text: str) -> tuple[str, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_ENV] = str(args.profile.resolve())
     try:
         scenario = Scenario(
             crons=args.crons,

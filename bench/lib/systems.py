@@ -34,6 +34,7 @@ from jobsched.devcluster import processes as devprocesses
 from jobsched.kube.client import KubeClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PROFILE_ENV = "JOBSCHED_BENCH_PROFILE"  # a directory: profile every jobsched process with py-spy
 DEFAULT_JOBSCHED_CONFIG = REPO_ROOT / "config" / "jobsched.yaml"
 STOP_GRACE_S = 10.0
 LOG_TAIL_CHARS = 2000
@@ -193,6 +194,11 @@ class Jobsched(System):
             "--config",
             str(self.config),
         ]
+        profile_dir = os.environ.get(PROFILE_ENV)
+        if profile_dir:  # a flame graph of the whole run (py-spy samples from outside the process)
+            svg = Path(profile_dir) / f"jobsched-{ctx.namespace}.svg"
+            py_spy = str(Path(sys.executable).with_name("py-spy"))
+            command = [py_spy, "record", "--rate", "200", "--subprocesses", "-o", str(svg), "--", *command]
         self._proc = await anyio.to_thread.run_sync(spawn, command, self._log)
         ctx.sampler.track([self._proc.pid])
         await anyio.sleep(0.5)
