@@ -128,6 +128,14 @@ def test_never_firing_schedule_raises() -> None:
         )
 
 
+def test_latest_reaches_back_to_the_last_leap_day() -> None:
+    leap = parse_batch_schedule("0 0 29 2 *")
+    assert latest_at_or_before(leap, ZoneInfo("UTC"), utc(2027, 6, 1)) == utc(2024, 2, 29)
+    assert latest_at_or_before(parse_batch_schedule("* * * * *"), NEW_YORK, utc(2026, 1, 1, 0, 0, 30)) == utc(
+        2026, 1, 1
+    )
+
+
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         parse_batch_schedule("@daily").next_after(datetime(2026, 1, 1), ZoneInfo("UTC"))

@@ -84,7 +84,7 @@ def latest_at_or_before(schedule: BatchSchedule, zone: ZoneInfo, at: datetime) -
     `at`, then follows the chain up to `at`. Raises UnfireableSchedule when six years hold no slot.
     """
     window = timedelta(minutes=2)
-    while window <= _LOOK_BACK_LIMIT:
+    while True:
         found: datetime | None = None
         moment = schedule.next_after(at - window, zone)
         while moment <= at:
@@ -92,5 +92,6 @@ def latest_at_or_before(schedule: BatchSchedule, zone: ZoneInfo, at: datetime) -
             moment = schedule.next_after(moment, zone)
         if found is not None:
             return found
-        window *= _WIDEN
-    raise UnfireableSchedule("no time matches this schedule in the six years before")
+        if window >= _LOOK_BACK_LIMIT:
+            raise UnfireableSchedule("no time matches this schedule in the six years before")
+        window = min(window * _WIDEN, _LOOK_BACK_LIMIT)
