@@ -106,6 +106,8 @@ def _unique(done: list[ConvertedCronJob], outcome: Outcome) -> list[ConvertedCro
         if item.name in kept:
             if item.entry != kept[item.name].entry:
                 outcome.problems.append(f"{item.namespace}/{item.name}: given twice, differently; first kept")
+            else:
+                outcome.notes.append(f"{item.namespace}/{item.name}: given twice; converted once")
             continue
         kept[item.name] = item
     return [kept[name] for name in sorted(kept)]
