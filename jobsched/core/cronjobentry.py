@@ -10,7 +10,7 @@ template and is checked by the very parser the engine runs (`cronspec`). Nothing
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -123,18 +123,21 @@ def cronjob_to_entry(
     entry.update({key: spec[key] for key in _CARRIED if spec.get(key) is not None})
     entry["kind"] = "Job"
     entry["template"] = _job_template(spec.get("jobTemplate"))
-    text = None
-    if "schedule" in entry:
-        # The engine's own parser decides what the entry may hold (names, templates, types).
-        text = yaml.dump([thaw(entry)], Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True)
-        for problem in parse_entries_yaml(text, namespace, "convert", scheduler_name)[1]:
-            fatal(_cronjob_path(problem.field), problem.message)
+    # The engine's own parser decides what the entry may hold (names, templates, types). A schedule
+    # already refused above is stood in for, so that the template is judged too.
+    checked = entry if "schedule" in entry else {**entry, "schedule": "@daily"}
+    text = yaml.dump([thaw(checked)], Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True)
+    for problem in parse_entries_yaml(text, namespace, "convert", scheduler_name)[1]:
+        fatal(_cronjob_path(problem.field), problem.message)
     if any(finding.fatal for finding in findings):
         return ConvertedCronJob(namespace, name, None, tuple(findings))
     return ConvertedCronJob(namespace, name, entry, tuple(findings), text)
 
 
-def _note_metadata(metadata: Mapping[str, Any], note: Any) -> None:
+_Report = Callable[[str, str], None]  # (field, message)
+
+
+def _note_metadata(metadata: Mapping[str, Any], note: _Report) -> None:
     for key in sorted(set(metadata) - _SERVER_METADATA, key=str):
         value = metadata[key]
         if key == "annotations" and isinstance(value, Mapping):
@@ -144,7 +147,7 @@ def _note_metadata(metadata: Mapping[str, Any], note: Any) -> None:
 
 
 def _schedule_fields(
-    spec: Mapping[str, Any], controller_zone: str, start: datetime, fatal: Any, note: Any
+    spec: Mapping[str, Any], controller_zone: str, start: datetime, fatal: _Report, note: _Report
 ) -> dict[str, Any]:
     schedule, zone = spec.get("schedule"), spec.get("timeZone")
     if zone is None:

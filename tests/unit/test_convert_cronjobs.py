@@ -231,10 +231,20 @@ def test_bad_inputs_are_reported_and_the_rest_converted(
     )
 
 
+def test_template_is_judged_even_when_the_schedule_is_refused() -> None:
+    job = cronjob("both-wrong", schedule="@every 1h")
+    job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["nodeName"] = "node-1"
+    outcome = convert([("in", yaml.safe_dump(job))], start=datetime(2026, 1, 1, tzinfo=UTC))
+    assert outcome.problems == [
+        "ns/both-wrong: spec.schedule: '@every 1h' in UTC has no equivalent in jobsched: "
+        "@every counts from the last run; jobsched has no such schedule",
+        "ns/both-wrong: spec.jobTemplate.spec.template.spec.nodeName: "
+        "must not be set: the jobsched scheduler places the pods",
+    ]
+
+
 def test_fields_without_a_place_are_refused() -> None:
-    job = cronjob("odd", jobTemplate=None)
-    job["spec"]["jobTemplate"] = cronjob("x")["spec"]["jobTemplate"]
-    job["spec"]["futureField"] = 1
+    job = cronjob("odd", futureField=1)
     job["apiVersion"] = "batch/v1beta1"
     outcome = convert([("in", yaml.safe_dump(job))], start=datetime(2026, 1, 1, tzinfo=UTC))
     assert outcome.configmaps == []
