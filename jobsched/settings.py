@@ -88,7 +88,7 @@ class CronSettings:
     housekeeping_period_s: float = _key("housekeepingPeriodSeconds", 3.0, positive=True)
     housekeeping_in_flight: int = _key("housekeepingInFlight", 8, positive=True)
     tracking_write_s: float = _key("trackingWriteSeconds", 2.0, positive=True)
-    parse_timeout_s: float = _key("parseTimeoutSeconds", 10.0, positive=True)
+    parse_timeout_s: float = _key("parseTimeoutSeconds", 30.0, positive=True)
 
     @property
     def configmap_label_key(self) -> str:

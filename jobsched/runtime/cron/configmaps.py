@@ -11,6 +11,7 @@ again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -34,6 +35,9 @@ from jobsched.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+RETRY_FIRST_S = 30.0  # a parse that ran out of time is tried again after this, doubling ...
+RETRY_MAX_S = 600.0  # ... up to this
+
 
 def _key(obj: Mapping[str, Any]) -> Key:
     meta = obj.get("metadata") or {}
@@ -55,6 +59,9 @@ class ConfigMapSource:
         self._listed = False
         self._synced = anyio.Event()
         self._isolated: bool | None = None  # parsing in worker processes; None until first tried
+        self._retries: dict[
+            Key, tuple[float, int, dict[str, Any]]
+        ] = {}  # parses to try again: (due, tries, obj)
 
     # --- EntrySource -------------------------------------------------------------------------------
 
@@ -126,21 +133,47 @@ class ConfigMapSource:
 
     async def run(self) -> None:
         while True:
+            self._requeue_due_retries()
             if not self._pending:
                 if self._listed:
                     self._synced.set()
                 self._wake = anyio.Event()
-                await self._wake.wait()
+                with anyio.move_on_after(self._next_retry_in()):
+                    await self._wake.wait()
                 continue
             key, obj = next(iter(self._pending.items()))
             del self._pending[key]
+            self._retries.pop(key, None)  # this version supersedes any retry of an older one
             if obj is None:
                 self._documents.pop(key, None)
             else:
-                self._documents[key] = await self._parse(key, obj)
+                document, timed_out = await self._parse(key, obj)
+                self._documents[key] = document
+                if timed_out:
+                    self._schedule_retry(key, obj)
             self._changed()
 
-    async def _parse(self, key: Key, obj: dict[str, Any]) -> SourceDocument:
+    def _schedule_retry(self, key: Key, obj: dict[str, Any]) -> None:
+        """A parse that ran out of time is tried again later, with backoff: on a machine that was merely
+        overloaded it then succeeds, and a ConfigMap that always does costs one parse per period."""
+        attempts = self._retries[key][1] + 1 if key in self._retries else 1
+        delay = min(RETRY_FIRST_S * 2 ** (attempts - 1), RETRY_MAX_S)
+        self._retries[key] = (time.monotonic() + delay, attempts, obj)
+        log.warning("will parse the cron ConfigMap again", configmap=f"{key[0]}/{key[1]}", in_s=delay)
+
+    def _requeue_due_retries(self) -> None:
+        now = time.monotonic()
+        for key, (due, attempts, obj) in list(self._retries.items()):
+            if due <= now and key not in self._pending:
+                self._pending[key] = obj
+                self._retries[key] = (float("inf"), attempts, obj)  # counted again if it times out again
+
+    def _next_retry_in(self) -> float:
+        due = [due for due, _, _ in self._retries.values() if due != float("inf")]
+        return max(0.0, min(due) - time.monotonic()) if due else float("inf")
+
+    async def _parse(self, key: Key, obj: dict[str, Any]) -> tuple[SourceDocument, bool]:
+        """The parsed document, and whether the parse ran out of time (then its Problem says so)."""
         meta = obj.get("metadata") or {}
         ref = ObjectRef("ConfigMap", key[0], key[1], str(meta.get("uid", "")))
         version = str(meta.get("resourceVersion", ""))
@@ -154,17 +187,22 @@ class ConfigMapSource:
                         parse_in_worker, raw, self._scheduler_name, cancellable=True
                     )
                 else:
-                    entries, problems = await anyio.to_thread.run_sync(parse_raw, raw, self._scheduler_name)
+                    entries, problems = await anyio.to_thread.run_sync(
+                        parse_raw, raw, self._scheduler_name, abandon_on_cancel=True
+                    )
             except BrokenWorkerProcess as err:  # the worker died parsing it (killed, crashed in C)
                 problem = "could not be parsed: the parser's worker process died on it"
                 log.warning(
                     "cron ConfigMap killed its parse worker", configmap=f"{key[0]}/{key[1]}", error=repr(err)
                 )
         if scope.cancelled_caught:
-            problem = f"could not be parsed within {self._parse_timeout_s:g} s; none of its entries run"
+            problem = (
+                f"could not be parsed within {self._parse_timeout_s:g} s; none of its entries run"
+                " until a later attempt succeeds"
+            )
         if problem is not None:
             entries, problems = [], [Problem(f"{key[0]}/{key[1]}", None, "data", problem)]
-        return SourceDocument(ref, version, tuple(entries), tuple(problems))
+        return SourceDocument(ref, version, tuple(entries), tuple(problems)), scope.cancelled_caught
 
     async def _workers_usable(self) -> bool:
         """Whether worker processes can be started here, found out once with an empty ConfigMap. Where
