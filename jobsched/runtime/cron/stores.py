@@ -68,6 +68,15 @@ class RunStore:
                 del self.runs[run.namespace, run.entry_label]
         self.to_release.pop(run.uid, None)
 
+    def change(self, event_type: str, run: RunRecord | None) -> None:
+        """One watch event's run (None: not a slot object)."""
+        if run is None:
+            return
+        if event_type == "DELETED":
+            self.remove(run)
+        else:
+            self.put(run)
+
     def remember(self, run: RunRecord) -> None:
         """Adds a run this process just created, unless the watch already has a newer view."""
         if run.name not in self.of(run.namespace, run.entry_label):
@@ -90,13 +99,7 @@ class PodRuns(RunStore):
             self.pod_changed("ADDED", record)
 
     def pod_changed(self, event_type: str, record: PodRecord) -> None:
-        run = run_from_pod(record)
-        if run is None:
-            return
-        if event_type == "DELETED":
-            self.remove(run)
-        else:
-            self.put(run)
+        self.change(event_type, run_from_pod(record))
 
 
 class JobRuns(RunStore):
@@ -108,10 +111,4 @@ class JobRuns(RunStore):
             self.apply("ADDED", item)
 
     def apply(self, event_type: str, obj: dict[str, Any]) -> None:
-        run = run_from_job(obj)
-        if run is None:
-            return
-        if event_type == "DELETED":
-            self.remove(run)
-        else:
-            self.put(run)
+        self.change(event_type, run_from_job(obj))
