@@ -14,7 +14,6 @@ had a duplicate, a missed slot, a stranded pod, an early bind, an error, or a fa
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -27,11 +26,12 @@ from typing import Any
 
 import anyio
 
+from bench.lib.scenario import Scenario
 from jobsched.devcluster import build
 from jobsched.devcluster import cluster as devcluster
 from tests.chaos.faults import scenarios
 from tests.chaos.report import table
-from tests.chaos.storm import StormShape, run_storm, verdict
+from tests.chaos.storm import chaos_scenario, run_storm, verdict
 
 OWN_CLUSTER = "chaos"
 
@@ -65,7 +65,7 @@ def environment(state: devcluster.ClusterState) -> dict[str, Any]:
 
 
 async def run_suite(
-    state: devcluster.ClusterState, shape: StormShape, names: list[str], logs: Path | None
+    state: devcluster.ClusterState, shape: Scenario, names: list[str], logs: Path | None
 ) -> list[dict[str, Any]]:
     faults = scenarios()
     results = []
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [n for n in names if n not in known]
     if unknown or not names:
         raise SystemExit(f"--scenarios: unknown {unknown or 'empty'}; choose from {', '.join(known)}")
-    shape = StormShape(crons=args.crons, run_seconds=args.run_seconds)
+    shape = chaos_scenario(crons=args.crons, run_seconds=args.run_seconds)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     own = args.cluster is None
     state = devcluster.up(OWN_CLUSTER) if own else devcluster.ClusterState.load(args.cluster)
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if own:
             devcluster.down(OWN_CLUSTER)
-    document = {"environment": env, "shape": dataclasses.asdict(shape), "results": results}
+    document = {"environment": env, "shape": shape.to_json(), "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=1) + "\n")
     text = table(results)

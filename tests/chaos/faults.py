@@ -46,8 +46,8 @@ class Fault:
 
 async def reach(run: StormRun, phase: str) -> bool:
     """Waits for the phase (module docstring); False if the storm never got there."""
-    crons = run.shape.crons
-    within = run.shape.lead_s + run.shape.deadline_s
+    crons = run.scenario.crons
+    within = run.scenario.lead + run.scenario.deadline
     if phase == "staging":
         reached = await run.until(lambda: run.counts()[0] >= max(1, crons // 3) or run.t() >= 0, within)
         if reached and run.t() >= 0:

@@ -44,10 +44,11 @@ import yaml
 from bench.lib import manifests
 from bench.lib.kubeops import create_all, create_namespace, delete_namespace, delete_nodes, wait_nodes_ready
 from bench.lib.measure import percentiles
-from bench.lib.scenario import entry_names, rfc3339
+from bench.lib.scenario import Scenario, entry_names, rfc3339
 from bench.lib.usage import UsageSampler
 from bench.lib.watcher import PodWatcher
 from jobsched.devcluster import nodes
+from jobsched.devcluster.nodes import REGULAR_SHAPE
 from jobsched.devcluster.state import ClusterState
 from jobsched.kube.client import KubeClient
 from jobsched.kube.informer import Informer
@@ -67,25 +68,33 @@ LEASE_POLL_S = 0.25
 
 
 @dataclass(frozen=True)
-class StormShape:
-    """The storm and the cluster slice it runs on; the leader-election times are jobsched's defaults."""
+class Replication:
+    """How jobsched runs during a chaos storm: replicas under leader election (jobsched's defaults)."""
 
-    crons: int = 1000
-    virtual_nodes: int = 20
-    virtual_pods: int = 100  # pods limit per virtual node (binpack fills them in order)
-    regular_nodes: int = 10
-    regular_pods: int = 110
-    run_seconds: float = 30.0
     replicas: int = 2
     lease_duration_s: float = 15.0
     renew_deadline_s: float = 10.0
     retry_period_s: float = 2.0
-    deadline_s: float = 150.0  # after T: a slot with no running pod by then is missed
 
-    @property
-    def lead_s(self) -> float:
-        """Set-up time before T: replicas start, sync and elect, then pre-stage the storm."""
-        return 25.0 + self.crons / 150
+
+def chaos_scenario(
+    crons: int = 1000,
+    virtual_nodes: int = 20,
+    virtual_pods: int = 100,  # pods limit per virtual node (binpack fills them in order)
+    regular_nodes: int = 10,
+    run_seconds: float = 30.0,
+) -> Scenario:
+    """The bench's storm record, shaped for a chaos run: set-up time for replicas to start, sync and
+    elect before pre-staging, and 150 s after T for a slot's pod to run before it counts as missed."""
+    return Scenario(
+        crons=crons,
+        virtual_nodes=virtual_nodes,
+        regular_nodes=regular_nodes,
+        virtual_capacity_pods=virtual_nodes * virtual_pods,
+        run_seconds=run_seconds,
+        lead_s=25.0 + crons / 150,
+        deadline_s=150.0,
+    )
 
 
 @dataclass
@@ -121,10 +130,18 @@ class ChaosWatcher(PodWatcher):
 class StormRun:
     """The live state of one run, for the fault to read and act on."""
 
-    def __init__(self, client: KubeClient, state: ClusterState, shape: StormShape, workdir: Path) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        state: ClusterState,
+        scenario: Scenario,
+        replication: Replication,
+        workdir: Path,
+    ) -> None:
         self.client = client
         self.state = state
-        self.shape = shape
+        self.scenario = scenario
+        self.replication = replication
         self.workdir = workdir
         self.id = uuid.uuid4().hex[:6]
         self.scheduler_name = f"chaos-{self.id}"
@@ -136,8 +153,8 @@ class StormRun:
         self.slot = datetime.now(UTC)
         self.fire_mono = math.inf
         self.replicas: Replicas | None = None
-        self.virtual: list[str] = [f"cv-{self.id}-{i:03d}" for i in range(shape.virtual_nodes)]
-        self.regular: list[str] = [f"cr-{self.id}-{i:03d}" for i in range(shape.regular_nodes)]
+        self.virtual: list[str] = [f"cv-{self.id}-{i:03d}" for i in range(scenario.virtual_nodes)]
+        self.regular: list[str] = [f"cr-{self.id}-{i:03d}" for i in range(scenario.regular_nodes)]
 
     # --- what a fault reads ------------------------------------------------------------------------
 
@@ -168,7 +185,7 @@ class StormRun:
         """config/jobsched.yaml with this run's scheduler name, nodes, namespace label and Lease."""
         base = yaml.safe_load(BASE_CONFIG.read_text())
         label = {CHAOS_LABEL: self.id}
-        shape = self.shape
+        replication = self.replication
         base["schedulerName"] = self.scheduler_name
         base["domains"] = [
             {
@@ -184,22 +201,19 @@ class StormRun:
             "enabled": True,
             "leaseName": self.lease,
             "leaseNamespace": LEASE_NAMESPACE,
-            "leaseDurationSeconds": shape.lease_duration_s,
-            "renewDeadlineSeconds": shape.renew_deadline_s,
-            "retryPeriodSeconds": shape.retry_period_s,
+            "leaseDurationSeconds": replication.lease_duration_s,
+            "renewDeadlineSeconds": replication.renew_deadline_s,
+            "retryPeriodSeconds": replication.retry_period_s,
         }
         return dict(base)
 
     def node_bodies(self) -> list[dict[str, Any]]:
-        shape = self.shape
         bodies = []
-        for name in self.virtual:
-            bodies.append(
-                nodes.node_body(name, "virtual", nodes.NodeShape("1000", "4Ti", shape.virtual_pods))
-            )
+        for name, pods in zip(self.virtual, self.scenario.virtual_pod_limits(), strict=True):
+            bodies.append(nodes.node_body(name, "virtual", nodes.NodeShape("1000", "4Ti", pods)))
         for name in self.regular:
             bodies.append(
-                nodes.node_body(name, "regular", nodes.NodeShape("64", "256Gi", shape.regular_pods))
+                nodes.node_body(name, "regular", nodes.NodeShape("64", "256Gi", REGULAR_SHAPE.pods))
             )
         for body in bodies:
             body["metadata"]["labels"][CHAOS_LABEL] = self.id
@@ -221,7 +235,7 @@ class StormRun:
     async def create_storm(self) -> None:
         schedule = f"{self.slot.minute} {self.slot.hour} * * *"
         maps = manifests.cron_configmaps(
-            entry_names(self.shape.crons), schedule, self.shape.run_seconds, self.scheduler_name
+            entry_names(self.scenario.crons), schedule, self.scenario.run_seconds, self.scheduler_name
         )
         await create_all(self.client, f"/api/v1/namespaces/{self.namespace}/configmaps", maps, in_flight=4)
 
@@ -250,7 +264,7 @@ class StormRun:
     def complete(self) -> bool:
         """Every slot has a running pod."""
         ran = {r.entry for r in self.watcher.records() if r.running is not None}
-        return len(ran) >= self.shape.crons
+        return len(ran) >= self.scenario.crons
 
     async def run(self, fault: Fault) -> None:
         config = await self.set_up()
@@ -264,11 +278,11 @@ class StormRun:
                 proxy = ProxyProcess(self.state, fault.proxy_plan, self.workdir, seed=fault.seed)
                 await anyio.to_thread.run_sync(proxy.start)
                 kubeconfig = proxy.kubeconfig
-            self.replicas = Replicas(self.shape.replicas, kubeconfig, config, self.workdir, self.id)
+            self.replicas = Replicas(self.replication.replicas, kubeconfig, config, self.workdir, self.id)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(informer.run)
                 await informer.synced.wait()
-                self.slot = coming_slot(self.shape.lead_s)
+                self.slot = coming_slot(self.scenario.lead)
                 self.fire_mono = time.monotonic() + (self.slot - datetime.now(UTC)).total_seconds()
                 await self.create_storm()
                 self.replicas.start()
@@ -296,7 +310,7 @@ class StormRun:
             now = self.t()
             if done_at is None and now >= 0 and self.complete():
                 done_at = now
-            if (done_at is not None and now - done_at >= SETTLE_S) or now >= self.shape.deadline_s:
+            if (done_at is not None and now - done_at >= SETTLE_S) or now >= self.scenario.deadline:
                 return
             await anyio.sleep(0.25)
 
@@ -326,13 +340,13 @@ class StormRun:
         return {
             "scenario": scenario,
             "fault": fault.describe(),
-            "crons": self.shape.crons,
+            "crons": self.scenario.crons,
             "pods_created": len(records),
             "pods_bound": sum(1 for r in records if r.bound is not None),
             "duplicates": sum(max(0, sum(r.running is not None for r in rs) - 1) for rs in by_slot.values()),
             "extra_pods": sum(len(rs) - 1 for rs in by_slot.values()),
             "replaced": sum(1 for uid, _ in never_ran if uid in deleted),
-            "missed": self.shape.crons - len(ran),
+            "missed": self.scenario.crons - len(ran),
             "stranded": sum(1 for uid, r in never_ran if r.bound is not None and uid not in deleted),
             "early_binds": sum(1 for r in records if r.bound is not None and r.bound < fire),
             "fire_to_created_s": percentiles([r.created - fire for r in firsts]),
@@ -355,13 +369,18 @@ class StormRun:
 
 
 async def run_storm(
-    state: ClusterState, shape: StormShape, fault: Fault, scenario: str, keep_logs: Path | None = None
+    state: ClusterState,
+    storm: Scenario,
+    fault: Fault,
+    scenario: str,
+    keep_logs: Path | None = None,
+    replication: Replication = Replication(),
 ) -> dict[str, Any]:
     """Runs one scenario on the cluster and returns its result record (see the module docstring)."""
     workdir = Path(tempfile.mkdtemp(prefix=f"jobsched-chaos-{scenario}-"))
     error: str | None = None
     async with KubeClient.connect(str(state.kubeconfig), connections=32) as client:
-        run = StormRun(client, state, shape, workdir)
+        run = StormRun(client, state, storm, replication, workdir)
         try:
             await run.run(fault)
         except Exception as err:  # reported in the result: one failing scenario must not hide the others

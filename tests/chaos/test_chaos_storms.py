@@ -18,11 +18,11 @@ import pytest
 
 from jobsched.devcluster.state import ClusterState
 from tests.chaos.faults import scenarios
-from tests.chaos.storm import StormShape, run_storm, verdict
+from tests.chaos.storm import chaos_scenario, run_storm, verdict
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-REDUCED = StormShape(crons=200, virtual_nodes=4, virtual_pods=60, regular_nodes=4, run_seconds=10)
+REDUCED = chaos_scenario(crons=200, virtual_nodes=4, virtual_pods=60, regular_nodes=4, run_seconds=10)
 WAVES = (
     ("kill-leader-staging", "watch-expiry", "virtual-not-ready"),
     ("kill-leader-binding", "api-faults", "node-deleted"),
