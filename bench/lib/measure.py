@@ -64,14 +64,19 @@ def summarise(
     running = [r.running - fire_mono for r in records if r.running is not None]
     by_slot: dict[str, int] = defaultdict(int)
     for r in records:
-        by_slot[r.slot] += 1
-    bound_entries = {r.entry for r in records if r.bound is not None}
+        if not r.refused:  # a pod refused before it started never ran its slot: not a duplicate
+            by_slot[r.slot] += 1
+    bound_entries = {r.entry for r in records if r.bound is not None and not r.refused}
+    running_entries = {r.entry for r in records if r.running is not None}
     per_domain: Counter[str] = Counter(domains.get(r.node, REGULAR) for r in records if r.bound is not None)
     return {
         "crons": crons,
         "pods_created": len(records),
         "pods_bound": len(bound),
         "pods_running": len(running),
+        "slots_running": len(running_entries),
+        "pods_refused": sum(r.refused for r in records),
+        "reruns": sum(r.rerun for r in records),
         "duplicates": sum(n - 1 for n in by_slot.values()),
         "missed": max(0, crons - len(bound_entries)),
         "fallback_bound": sum(n for d, n in per_domain.items() if d != VIRTUAL),
