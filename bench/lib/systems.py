@@ -212,6 +212,8 @@ class Jobsched(System):
             ctx.kubeconfig,
             "--config",
             str(self._config_for(ctx)),
+            "--port",  # a free one: 10259 may be another jobsched's on a shared machine
+            "0",
         ]
         self._proc = await anyio.to_thread.run_sync(spawn, command, self._log)
         ctx.sampler.track([self._proc.pid])
