@@ -69,6 +69,10 @@ def summarise(
     bound_entries = {r.entry for r in records if r.bound is not None and not r.refused}
     running_entries = {r.entry for r in records if r.running is not None}
     per_domain: Counter[str] = Counter(domains.get(r.node, REGULAR) for r in records if r.bound is not None)
+    running_by_domain: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        if r.running is not None:
+            running_by_domain[domains.get(r.node, REGULAR)].append(r.running - fire_mono)
     return {
         "crons": crons,
         "pods_created": len(records),
@@ -84,6 +88,8 @@ def summarise(
         "fire_to_created_s": percentiles(created),
         "fire_to_bound_s": percentiles(bound),
         "fire_to_running_s": percentiles(running),
+        # Per domain: which kind of node a tail comes from (a provider's launch rate, or kwok's pace).
+        "fire_to_running_by_domain_s": {d: percentiles(v) for d, v in sorted(running_by_domain.items())},
         "makespan_s": round(max(bound), 3) if bound else None,
         "binds_per_second": binds_per_second(bound),
         "peak_binds_per_s": max(binds_per_second(bound), default=0),

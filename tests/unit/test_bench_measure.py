@@ -136,6 +136,9 @@ def test_a_pod_refused_before_it_started_is_neither_a_run_nor_a_duplicate_and_it
     assert figures["pods_running"] == 2
     assert figures["slots_running"] == 2
     assert figures["fire_to_running_s"]["max"] == 5.0  # the crashed pod, seen at 5 s
+    assert figures["fire_to_running_by_domain_s"] == {
+        "regular": {"p50": 3.0, "p90": 5.0, "p99": 5.0, "max": 5.0}
+    }
     assert watcher.refused() == 1
 
 
