@@ -36,6 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="total pods the virtual nodes hold (spread over them), to force fallback to regular nodes",
     )
+    p.add_argument(
+        "--virtual-launch-rate",
+        type=float,
+        default=None,
+        help="the provider simulator plays the virtual nodes: launches/s (default 20 with any --virtual-* flag)",
+    )
+    p.add_argument("--virtual-launch-burst", type=int, default=None, help="its token bucket (default 100)")
+    p.add_argument(
+        "--virtual-quota-pods",
+        type=int,
+        default=None,
+        help="its pod quota over all virtual nodes (default none)",
+    )
     p.add_argument("--run-seconds", type=float, default=30.0, help="pod run time under kwok")
     p.add_argument("--repeats", type=int, default=1, help="runs per system; figures are medians")
     p.add_argument("--systems", default="jobsched,native,native-tuned,raw", help="comma list")
@@ -89,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             lead_s=args.lead,
             deadline_s=args.deadline,
             fire_at=args.fire_at,
+            virtual_launch_rate=args.virtual_launch_rate,
+            virtual_launch_burst=args.virtual_launch_burst,
+            virtual_quota_pods=args.virtual_quota_pods,
         )
     except ValueError as err:
         raise SystemExit(f"bad scenario: {err}") from err
@@ -96,7 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM (a CI timeout, `kill`) gets the same clean-up as Ctrl-C: processes stopped, cluster down.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     own = args.kubeconfig is None
-    state = devcluster.up(OWN_CLUSTER) if own else find_cluster(args.kubeconfig)
+    provider = scenario.provider_limits()
+    state = devcluster.up(OWN_CLUSTER, provider=provider) if own else find_cluster(args.kubeconfig)
+    if provider is not None and not own:
+        if state is None:
+            raise SystemExit(
+                "--virtual-*: the provider simulator needs a dev cluster; this kubeconfig is not one"
+            )
+        devcluster.start_provider(state, provider)
     try:
         kubeconfig = str(state.kubeconfig) if own and state else str(args.kubeconfig)
         options = Options(

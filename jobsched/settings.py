@@ -79,6 +79,7 @@ class CronSettings:
     assumed_create_rate: float = _key("assumedCreateRate", 300.0, positive=True)
     node_loss_grace_s: float = _key("nodeLossGraceSeconds", 40.0, positive=True)
     node_loss_sweep_s: float = _key("nodeLossSweepSeconds", 1.0, positive=True)
+    rerun_sweep_s: float = _key("rerunSweepSeconds", 0.5, positive=True)
     plan_period_s: float = _key("planPeriodSeconds", 1.0, positive=True)
     plan_lookback_s: float = _key("planLookbackSeconds", 5.0, positive=True)
     create_retry_s: float = _key("createRetrySeconds", 120.0, positive=True)

@@ -235,11 +235,16 @@ class Harness:
             # A line a second from the fire time on; before it, one every ten seconds is enough.
             before_fire = now < ctx.fire_mono - 1
             if self.options.progress and (not before_fire or round(ctx.fire_mono - now) % 10 == 0):
+                refused = watcher.refused()
                 self.options.say(
                     f"[{label}] T{now - ctx.fire_mono:+7.1f}s  created {created:>6}  bound {bound:>6}  "
-                    f"running {running:>6}  / {scenario.crons}"
+                    f"running {running:>6}  / {scenario.crons}" + (f"  refused {refused}" if refused else "")
                 )
-            complete = now >= ctx.fire_mono and watcher.bound_entries() >= scenario.crons and running >= bound
+            complete = (
+                now >= ctx.fire_mono
+                and watcher.bound_entries() >= scenario.crons
+                and not watcher.waiting_to_run()
+            )
             if complete and done_at is None:
                 done_at = now
             if (done_at is not None and now - done_at >= SETTLE_S) or now >= deadline:
@@ -249,7 +254,13 @@ class Harness:
     async def run(self) -> Outcome:
         options, scenario = self.options, self.options.scenario
         systems = [
-            make_system(n, options.tuned_qps, options.jobsched_config, options.raw_in_flight)
+            make_system(
+                n,
+                options.tuned_qps,
+                options.jobsched_config,
+                options.raw_in_flight,
+                scenario.provider_limits(),
+            )
             for n in options.systems
         ]
         env = await environment(self.client, options, systems)

@@ -64,14 +64,23 @@ def summarise(
     running = [r.running - fire_mono for r in records if r.running is not None]
     by_slot: dict[str, int] = defaultdict(int)
     for r in records:
-        by_slot[r.slot] += 1
-    bound_entries = {r.entry for r in records if r.bound is not None}
+        if not r.refused:  # a pod refused before it started never ran its slot: not a duplicate
+            by_slot[r.slot] += 1
+    bound_entries = {r.entry for r in records if r.bound is not None and not r.refused}
+    running_entries = {r.entry for r in records if r.running is not None}
     per_domain: Counter[str] = Counter(domains.get(r.node, REGULAR) for r in records if r.bound is not None)
+    running_by_domain: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        if r.running is not None:
+            running_by_domain[domains.get(r.node, REGULAR)].append(r.running - fire_mono)
     return {
         "crons": crons,
         "pods_created": len(records),
         "pods_bound": len(bound),
         "pods_running": len(running),
+        "slots_running": len(running_entries),
+        "pods_refused": sum(r.refused for r in records),
+        "reruns": sum(r.rerun for r in records),
         "duplicates": sum(n - 1 for n in by_slot.values()),
         "missed": max(0, crons - len(bound_entries)),
         "fallback_bound": sum(n for d, n in per_domain.items() if d != VIRTUAL),
@@ -79,6 +88,8 @@ def summarise(
         "fire_to_created_s": percentiles(created),
         "fire_to_bound_s": percentiles(bound),
         "fire_to_running_s": percentiles(running),
+        # Per domain: which kind of node a tail comes from (a provider's launch rate, or kwok's pace).
+        "fire_to_running_by_domain_s": {d: percentiles(v) for d, v in sorted(running_by_domain.items())},
         "makespan_s": round(max(bound), 3) if bound else None,
         "binds_per_second": binds_per_second(bound),
         "peak_binds_per_s": max(binds_per_second(bound), default=0),

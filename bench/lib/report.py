@@ -37,26 +37,28 @@ def markdown(document: Mapping[str, Any]) -> str:
         f"**{scenario['crons']} crons firing at {scenario['fire_at']}** on {scenario['virtual_nodes']} virtual "
         f"(capacity {scenario['virtual_capacity_pods']} pods) + {scenario['regular_nodes']} regular nodes; "
         f"pods run {scenario['run_seconds']:g}s; median of {scenario['repeats']} repeat(s).",
+        *_provider_line(scenario),
         "",
         f"Machine: {env['cpus']} CPUs ({env.get('cpu_model', '?')}), {env.get('memory_gib', '?')} GiB, "
         f"Python {env['python']} ({env.get('event_loop', '?')}); kube-apiserver {env['kubernetes']}, "
         f"etcd {env['etcd']}, kwok {env['kwok']}; native-tuned QPS/burst {env.get('tuned_qps')}.",
         "",
         "| system | bound / crons | dup | missed | fallback | created p50 | bound p50 | p90 | p99 | max "
-        "| running p99 | peak binds/s | sched CPU s | sched RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| running p50 | running p99 | refused / re-runs | peak binds/s | sched CPU s | sched RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, run in runs.items():
         if "error" in run:
             text = [line.strip() for line in str(run["error"]).splitlines() if line.strip()] or ["?"]
             summary = text[0] if len(text) == 1 else f"{text[0]} … {text[-1]}"
-            lines.append(f"| {name} | error: {summary[:300].replace('|', '/')} |" + " |" * 12)
+            lines.append(f"| {name} | error: {summary[:300].replace('|', '/')} |" + " |" * 14)
             continue
         bound, created, running = run["fire_to_bound_s"], run["fire_to_created_s"], run["fire_to_running_s"]
         lines.append(
             f"| {name} | {run['pods_bound']} / {run['crons']} | {run['duplicates']} | {run['missed']} "
             f"| {run['fallback_bound']} | {_s(created['p50'])} | {_s(bound['p50'])} | {_s(bound['p90'])} "
-            f"| {_s(bound['p99'])} | {_s(bound['max'])} | {_s(running['p99'])} | {_n(run['peak_binds_per_s'])} "
+            f"| {_s(bound['p99'])} | {_s(bound['max'])} | {_s(running['p50'])} | {_s(running['p99'])} "
+            f"| {_n(run.get('pods_refused'))} / {_n(run.get('reruns'))} | {_n(run['peak_binds_per_s'])} "
             f"| {_s(run['scheduler_cpu_s'])} "
             f"| {_n(run['scheduler_peak_rss_mb'])} |"
         )
@@ -69,6 +71,20 @@ def markdown(document: Mapping[str, Any]) -> str:
             f"(floor for {scenario['crons']} pods ≈ {scenario['crons'] / max(raw.get('binds_per_s') or 1, 1):.2f}s)."
         )
     return "\n".join(lines) + "\n"
+
+
+def _provider_line(scenario: Mapping[str, Any]) -> list[str]:
+    rate, burst, quota = (
+        scenario.get(k) for k in ("virtual_launch_rate", "virtual_launch_burst", "virtual_quota_pods")
+    )
+    if rate is None and burst is None and quota is None:
+        return []
+    return [
+        "",
+        f"Virtual nodes played by the provider simulator: {rate or 20:g} launches/s, burst {burst or 100}, "
+        f"{f'quota {quota} pods' if quota else 'no quota'}; `refused` pods failed (ProviderFailed) before "
+        "any container started, `re-runs` ran their slot again.",
+    ]
 
 
 def plot(curves: Mapping[str, list[list[float]]], document: Mapping[str, Any], path: Path) -> None:

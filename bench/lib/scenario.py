@@ -15,6 +15,7 @@ from typing import Any
 
 from jobsched.core.vocabulary import BENCH_LABEL
 from jobsched.devcluster.nodes import REGULAR_SHAPE, VIRTUAL_SHAPE, NodeShape, node_body
+from jobsched.devcluster.provider.limits import ProviderLimits
 
 NODE_PREFIX = "bench-"
 # Setup rates measured on 2 cores, with margin: CronJob/ConfigMap writes and jobsched's pre-staging.
@@ -33,8 +34,14 @@ class Scenario:
     lead_s: float | None = None  # None: default_lead()
     deadline_s: float | None = None  # None: default_deadline()
     fire_at: datetime | None = None  # the first run's fire time; None: next minute boundary
+    # The provider simulator plays the virtual nodes with these limits when any is given (the others
+    # then default to 20 launches/s, burst 100, no quota); None for all: kwok plays them.
+    virtual_launch_rate: float | None = None
+    virtual_launch_burst: int | None = None
+    virtual_quota_pods: int | None = None
 
     def __post_init__(self) -> None:
+        self.provider_limits()  # raises ValueError (LimitsError) naming a bad limit
         if self.crons < 1:
             raise ValueError("crons: must be at least 1")
         if self.virtual_nodes < 0 or self.regular_nodes < 0 or self.virtual_nodes + self.regular_nodes < 1:
@@ -70,11 +77,28 @@ class Scenario:
         base, extra = divmod(self.virtual_capacity_pods, max(self.virtual_nodes, 1))
         return [base + (1 if i < extra else 0) for i in range(self.virtual_nodes)]
 
+    def provider_limits(self) -> ProviderLimits | None:
+        """The provider simulator's limits, or None when kwok plays the virtual nodes."""
+        given = (self.virtual_launch_rate, self.virtual_launch_burst, self.virtual_quota_pods)
+        if all(value is None for value in given):
+            return None
+        defaults = ProviderLimits()
+        return ProviderLimits(
+            launch_rate=defaults.launch_rate
+            if self.virtual_launch_rate is None
+            else self.virtual_launch_rate,
+            launch_burst=defaults.launch_burst
+            if self.virtual_launch_burst is None
+            else self.virtual_launch_burst,
+            quota_pods=self.virtual_quota_pods or 0,
+        )
+
     def node_bodies(self) -> list[dict[str, Any]]:
         bodies = []
+        by_kwok = self.provider_limits() is None
         for i, pods in enumerate(self.virtual_pod_limits()):
             shape = NodeShape(VIRTUAL_SHAPE.cpu, VIRTUAL_SHAPE.memory, pods)
-            bodies.append(node_body(f"{NODE_PREFIX}virtual-{i:04d}", "virtual", shape))
+            bodies.append(node_body(f"{NODE_PREFIX}virtual-{i:04d}", "virtual", shape, by_kwok=by_kwok))
         for i in range(self.regular_nodes):
             bodies.append(node_body(f"{NODE_PREFIX}regular-{i:04d}", "regular", REGULAR_SHAPE))
         for body in bodies:

@@ -26,11 +26,13 @@ import anyio.to_thread
 
 from bench.lib import manifests
 from bench.lib.kubeops import create_all
+from bench.lib.provider import domain_limits, limited_config
 from bench.lib.raw import PhaseResult, bind_pods, create_pods
 from bench.lib.scenario import Scenario, cron_schedule, entry_names, rfc3339
 from bench.lib.usage import UsageSampler
 from jobsched.devcluster import cluster as devcluster
 from jobsched.devcluster import processes as devprocesses
+from jobsched.devcluster.provider.limits import ProviderLimits
 from jobsched.kube.client import KubeClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -160,12 +162,16 @@ class NativeTuned(Native):
 
 
 class Jobsched(System):
-    """The real scheduler and cron engine, as a separate `python -m jobsched run` process."""
+    """The real scheduler and cron engine, as a separate `python -m jobsched run` process. With the
+    provider simulator's limits, its virtual domain is configured with them (bench/lib/provider.py)."""
 
     name = "jobsched"
 
-    def __init__(self, config: Path = DEFAULT_JOBSCHED_CONFIG) -> None:
+    def __init__(
+        self, config: Path = DEFAULT_JOBSCHED_CONFIG, provider: ProviderLimits | None = None
+    ) -> None:
         self.config = config
+        self.provider = provider
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: Path | None = None
 
@@ -176,7 +182,21 @@ class Jobsched(System):
             loaded = yaml.safe_load(self.config.read_text()) or {}
         except (OSError, yaml.YAMLError):
             return {"config": str(self.config)}
-        return {"config": str(self.config), "api": loaded.get("api", {})}
+        limits = domain_limits(self.provider) if self.provider else None
+        return {"config": str(self.config), "api": loaded.get("api", {}), "virtual_domain_limits": limits}
+
+    def _config_for(self, ctx: RunContext) -> Path:
+        if self.provider is None:
+            return self.config
+        import yaml
+
+        try:
+            config = limited_config(self.config, self.provider)
+        except (OSError, ValueError) as err:
+            raise SystemFailed(f"{self.name}: {err}") from err
+        path = ctx.workdir / f"jobsched-{ctx.namespace}.yaml"
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
 
     async def prepare(self, ctx: RunContext) -> None:
         maps = manifests.cron_configmaps(ctx.entries, cron_schedule(ctx.fire_at), ctx.scenario.run_seconds)
@@ -192,7 +212,9 @@ class Jobsched(System):
             "--kubeconfig",
             ctx.kubeconfig,
             "--config",
-            str(self.config),
+            str(self._config_for(ctx)),
+            "--port",  # a free one: 10259 may be another jobsched's on a shared machine
+            "0",
         ]
         profile_dir = os.environ.get(PROFILE_ENV)
         if profile_dir:  # a flame graph of the whole run (py-spy samples from outside the process)
@@ -225,6 +247,15 @@ class Jobsched(System):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+class JobschedUnaware(Jobsched):
+    """jobsched with the same domains, but none of the provider's limits configured."""
+
+    name = "jobsched-unaware"
+
+    def __init__(self, config: Path = DEFAULT_JOBSCHED_CONFIG) -> None:
+        super().__init__(config, provider=None)
 
 
 def spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -307,16 +338,24 @@ class Raw(System):
         }
 
 
-SYSTEM_NAMES = ("jobsched", "native", "native-tuned", "raw")
+SYSTEM_NAMES = ("jobsched", "native", "native-tuned", "raw", "jobsched-unaware")
 
 
-def make_system(name: str, tuned_qps: int, jobsched_config: Path, raw_in_flight: int) -> System:
+def make_system(
+    name: str,
+    tuned_qps: int,
+    jobsched_config: Path,
+    raw_in_flight: int,
+    provider: ProviderLimits | None = None,
+) -> System:
     if name == "native":
         return Native(qps=0)
     if name == "native-tuned":
         return NativeTuned(qps=tuned_qps)
     if name == "jobsched":
-        return Jobsched(jobsched_config)
+        return Jobsched(jobsched_config, provider)
+    if name == "jobsched-unaware":
+        return JobschedUnaware(jobsched_config)
     if name == "raw":
         return Raw(raw_in_flight)
     raise ValueError(f"systems: unknown system {name!r} (choose from {', '.join(SYSTEM_NAMES)})")

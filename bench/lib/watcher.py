@@ -2,9 +2,12 @@
 
 Kubernetes timestamps have one-second resolution and come from several processes' clocks, so the
 harness keeps its own: one watch on the system's namespace, and for each pod the monotonic arrival
-time of the first event showing it at all (created), with spec.nodeName (bound) and in phase
-Running or later (running). The watcher also keeps what identifies the pod's cron slot, so
-duplicates (two pods for one slot) and missed slots can be counted afterwards.
+time of the first event showing it at all (created), with spec.nodeName (bound) and running (phase
+Running or Succeeded, or Failed after a container started). A pod that failed before any container
+started (a provider refused it: reason ProviderFailed) is `refused`: it never ran its slot, so it is
+neither a run nor a duplicate; a pod annotated jobsched.io/rerun-of is a re-run of such a slot. The
+watcher also keeps what identifies the pod's cron slot, so duplicates (two pods for one slot that
+were not refused) and missed slots can be counted afterwards.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
+from jobsched.core.convert import container_ran
+from jobsched.core.vocabulary import ENTRY_LABEL, RERUN_OF_ANNOTATION, SCHEDULED_TIME_ANNOTATION
 
 JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
-RUNNING_OR_LATER = frozenset({"Running", "Succeeded", "Failed"})
+RAN_PHASES = frozenset({"Running", "Succeeded"})
+STATUS_LISTS = ("initContainerStatuses", "containerStatuses")
 
 
 @dataclass
@@ -28,6 +33,8 @@ class PodRecord:
     bound: float | None = None
     running: float | None = None
     node: str = ""
+    refused: bool = False  # failed before any container started (never ran its slot)
+    rerun: bool = False  # runs its slot again after such a failure (jobsched.io/rerun-of)
 
 
 def slot_of(pod: dict[str, Any]) -> tuple[str, str]:
@@ -73,15 +80,24 @@ class PodWatcher:
         if record is None:
             entry, slot = slot_of(obj)
             record = PodRecord(str(meta.get("name", "")), entry, slot, created=now)
+            record.rerun = RERUN_OF_ANNOTATION in (meta.get("annotations") or {})
             self.pods[uid] = record
         node = (obj.get("spec") or {}).get("nodeName")
         if node and record.bound is None:
             record.bound = now
             record.node = str(node)
-        if record.running is None and (obj.get("status") or {}).get("phase") in RUNNING_OR_LATER:
-            record.running = now
-            if record.bound is None:  # never happens on a watch, but keep bound <= running
-                record.bound = now
+        status = obj.get("status") or {}
+        phase = status.get("phase")
+        if record.running is None and (phase in RAN_PHASES or phase == "Failed"):
+            ran = phase in RAN_PHASES or any(
+                container_ran(cs) for k in STATUS_LISTS for cs in status.get(k) or ()
+            )
+            if ran:
+                record.running = now
+                if record.bound is None:  # never happens on a watch, but keep bound <= running
+                    record.bound = now
+            else:
+                record.refused = True
 
     def counts(self) -> tuple[int, int, int]:
         """(created, bound, running) pods so far, for the progress line."""
@@ -92,7 +108,15 @@ class PodWatcher:
         return len(self.pods), bound, running
 
     def bound_entries(self) -> int:
-        return len({r.entry for r in self.pods.values() if r.bound is not None})
+        """Entries with a bound pod that was not refused."""
+        return len({r.entry for r in self.pods.values() if r.bound is not None and not r.refused})
+
+    def waiting_to_run(self) -> int:
+        """Bound pods neither running nor refused yet."""
+        return sum(r.bound is not None and r.running is None and not r.refused for r in self.pods.values())
+
+    def refused(self) -> int:
+        return sum(r.refused for r in self.pods.values())
 
     def records(self) -> list[PodRecord]:
         return list(self.pods.values())

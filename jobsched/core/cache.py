@@ -4,17 +4,22 @@ Informers feed it nodes and pods; placement reads it and *assumes* its decisions
 the next decision (and concurrent binds) already see them. A bind that fails is *forgotten*; a bind
 that the watch reports is *confirmed*, and counted once however the two reports interleave. Usage
 is kept per node incrementally, and nodes are grouped into per-domain views that placement in one
-domain can work on without touching another's. Pure data: no locks, no I/O.
+domain can work on without touching another's. A domain with a launch rate keeps its launch budget
+in its view, fed from the same places: an assumed pod requests a launch at its fire time, a bound pod
+not yet started is a queued launch, and a pod forgotten or gone before its turn gives its token back.
+Pure data: no locks, no I/O (the clock is passed in).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from jobsched.core.domains import Domain, domain_of
 from jobsched.core.filters import fit_request
+from jobsched.core.launchbudget import LaunchBudget
 from jobsched.core.model import Node, Pod
 from jobsched.core.resources import Resources, add_into
 
@@ -58,13 +63,14 @@ def capacity_of(node: Node, domain: Domain | None) -> dict[str, int]:
 
 
 class _PodEntry:
-    __slots__ = ("assumed", "node_name", "pod", "usage")
+    __slots__ = ("assumed", "launches", "node_name", "pod", "usage")
 
     def __init__(self, pod: Pod, node_name: str, usage: Resources, assumed: bool) -> None:
         self.pod = pod
         self.node_name = node_name
         self.usage = usage
         self.assumed = assumed
+        self.launches: LaunchBudget | None = None  # the budget counting its launch, until it starts
 
 
 def pod_usage(pod: Pod) -> dict[str, int]:
@@ -84,7 +90,7 @@ class DomainCapacity:
 class DomainView:
     """The nodes of one domain, for placement. Views of different domains share no node."""
 
-    __slots__ = ("_cache", "allocatable", "domain", "nodes", "used")
+    __slots__ = ("_cache", "allocatable", "domain", "launches", "nodes", "used")
 
     def __init__(self, cache: ClusterCache, domain: Domain) -> None:
         self._cache = cache
@@ -92,17 +98,34 @@ class DomainView:
         self.nodes: dict[str, NodeState] = {}
         self.allocatable: dict[str, int] = {}
         self.used: dict[str, int] = {}
+        limits = domain.limits
+        self.launches = (
+            LaunchBudget(limits.launch_rate, limits.launch_burst, cache.clock())
+            if limits.launch_rate is not None and limits.launch_burst is not None
+            else None
+        )
 
-    def assume(self, pod: Pod, state: NodeState, usage: Resources | None = None) -> None:
-        """Counts `pod` on `state` now; `usage` may be passed in when many alike pods share it."""
-        self._cache._attach(_PodEntry(pod, state.node.name, usage or pod_usage(pod), assumed=True))
+    def now(self) -> float:
+        return self._cache.clock()
+
+    def assume(
+        self, pod: Pod, state: NodeState, usage: Resources | None = None, launch_at: float | None = None
+    ) -> None:
+        """Counts `pod` on `state` now; `usage` may be passed in when many alike pods share it.
+        `launch_at` is when the pod will be bound (its fire time; None: now), for the launch budget."""
+        entry = _PodEntry(pod, state.node.name, usage or pod_usage(pod), assumed=True)
+        self._cache._attach(entry)
+        if self.launches is not None:
+            self.launches.add(pod.uid, launch_at, self._cache.clock())
+            entry.launches = self.launches
 
     def capacity(self) -> DomainCapacity:
         return DomainCapacity(len(self.nodes), dict(self.allocatable), dict(self.used))
 
 
 class ClusterCache:
-    def __init__(self, domains: Sequence[Domain]) -> None:
+    def __init__(self, domains: Sequence[Domain], clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
         self.domains = tuple(domains)
         self._views = {domain.name: DomainView(self, domain) for domain in self.domains}
         self._nodes: dict[str, NodeState] = {}
@@ -160,10 +183,11 @@ class ClusterCache:
 
     # --- pods ------------------------------------------------------------------------------------
 
-    def upsert_pod(self, pod: Pod) -> None:
+    def upsert_pod(self, pod: Pod, launched: bool = True) -> None:
         """A pod as the watch shows it. Bound pods (by any scheduler) count; terminal ones release.
 
         A still-pending copy of a pod we assumed leaves the assumption in place (the bind is in flight).
+        A bound pod first seen not yet `launched` (not started) is a queued launch of its domain.
         """
         entry = self._pods.get(pod.uid)
         if pod.terminal or pod.node_name is None:
@@ -175,7 +199,20 @@ class ClusterCache:
                 entry.assumed = False
                 return
             self._detach(entry)
-        self._attach(_PodEntry(pod, pod.node_name, pod_usage(pod), assumed=False))
+        entry = _PodEntry(pod, pod.node_name, pod_usage(pod), assumed=False)
+        self._attach(entry)
+        state = self._nodes.get(pod.node_name)
+        budget = self._views[state.domain.name].launches if state and state.domain else None
+        if budget is not None and not launched:
+            budget.add(pod.uid, None, self.clock())
+            entry.launches = budget
+
+    def launched(self, uid: str) -> None:
+        """The pod started, or its provider answered for it (a refusal spends a token too)."""
+        entry = self._pods.get(uid)
+        if entry is not None and entry.launches is not None:
+            entry.launches.launched(uid)
+            entry.launches = None
 
     def remove_pod(self, uid: str) -> bool:
         entry = self._pods.get(uid)
@@ -184,12 +221,12 @@ class ClusterCache:
         self._detach(entry)
         return True
 
-    def assume(self, pod: Pod, node_name: str) -> None:
+    def assume(self, pod: Pod, node_name: str, launch_at: float | None = None) -> None:
         """Counts a decided placement at once; raises ValueError if the pod is already counted."""
         state = self._nodes.get(node_name)
         if state is None or state.domain is None:
             raise ValueError(f"cannot assume {pod.full_name} on {node_name!r}: node not in any domain")
-        self._views[state.domain.name].assume(pod, state)
+        self._views[state.domain.name].assume(pod, state, launch_at=launch_at)
 
     def confirm(self, uid: str) -> bool:
         """The watch shows the assumed pod bound: it stays counted, once. Idempotent."""
@@ -224,6 +261,9 @@ class ClusterCache:
         if not on_node:
             del self._pods_by_node[entry.node_name]
         self._account(entry, -1)
+        if entry.launches is not None:  # gone before its launch turn: the token was never spent
+            entry.launches.remove(uid, self.clock())
+            entry.launches = None
 
     def _account(self, entry: _PodEntry, sign: int) -> None:
         state = self._nodes.get(entry.node_name)

@@ -22,6 +22,7 @@ from jobsched.core.vocabulary import (
     DOMAINS_ANNOTATION,
     ENTRY_LABEL,
     PRIORITY_ANNOTATION,
+    RERUN_OF_ANNOTATION,
     SCHEDULED_TIME_ANNOTATION,
     TRACKING_FINALIZER,
 )
@@ -153,6 +154,18 @@ def pod_from_json(obj: Mapping[str, Any], extra_dims: Mapping[str, str]) -> Pod:
     )
 
 
+def container_ran(status: Mapping[str, Any]) -> bool:
+    """Whether one container status shows the container ever started: started, running or terminated
+    now or before, or restarted. Conservative: any such sign counts."""
+    if status.get("started") or (status.get("restartCount") or 0) > 0:
+        return True
+    for key in ("state", "lastState"):
+        state = status.get(key) or _EMPTY
+        if state.get("running") or state.get("terminated"):
+            return True
+    return False
+
+
 class PodRecord:
     """One pod watch event, decoded once and shared by every consumer in the process.
 
@@ -226,6 +239,31 @@ class PodRecord:
         return any(
             (cs.get("state") or _EMPTY).keys() & {"running", "terminated"} for cs in self.container_statuses
         )
+
+    @property
+    def reason(self) -> str:
+        """status.reason: why the pod is in its phase (ProviderFailed, Evicted, NodeLost, ...)."""
+        return str((self._raw.get("status") or _EMPTY).get("reason") or "")
+
+    @property
+    def containers_ran(self) -> bool:
+        """Any container (init or not) is reported started, running, ended or restarted: the pod ran."""
+        status = self._raw.get("status") or _EMPTY
+        return any(
+            container_ran(cs)
+            for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses")
+            for cs in status.get(key) or ()
+        )
+
+    @property
+    def domain_chain(self) -> tuple[str, ...] | None:
+        """The chain from the jobsched.io/domains annotation, if it has one."""
+        return _chain((self._raw.get("metadata") or _EMPTY).get("annotations") or _EMPTY)
+
+    @property
+    def rerun_of(self) -> str:
+        annotations = (self._raw.get("metadata") or _EMPTY).get("annotations") or _EMPTY
+        return str(annotations.get(RERUN_OF_ANNOTATION) or "")
 
     @property
     def finished(self) -> datetime | None:

@@ -40,6 +40,11 @@ class RunRecord:
     tracked: bool = False  # still carries the jobsched.io/tracking finalizer
     node: str = ""  # a Pod's spec.nodeName, once bound
     started: bool = False  # a Pod's containers ran (a kubelet reported it Running or finished)
+    # Read for failed pods only (what a re-run after a provider failure is decided on):
+    reason: str = ""  # a Pod's status.reason (ProviderFailed: its provider refused it)
+    containers_ran: bool = False  # a container status shows a container started
+    chain: tuple[str, ...] | None = None  # a Pod's jobsched.io/domains annotation
+    rerun_of: str = ""  # a Pod that re-runs its slot: the name of the pod that failed before starting
 
     @property
     def done(self) -> bool:
@@ -52,6 +57,7 @@ def run_from_pod(record: PodRecord) -> RunRecord | None:
     if not record.entry_label or not record.name or record.owned_by_job:
         return None
     state = _POD_STATES.get(record.phase, RunState.ACTIVE)
+    failed = state is RunState.FAILED
     return RunRecord(
         "Pod",
         record.namespace,
@@ -65,6 +71,10 @@ def run_from_pod(record: PodRecord) -> RunRecord | None:
         tracked=record.tracked,
         node=record.node_name,
         started=record.started,
+        reason=record.reason if failed else "",
+        containers_ran=record.containers_ran if failed else False,
+        chain=record.domain_chain if failed else None,
+        rerun_of=record.rerun_of,
     )
 
 

@@ -1,17 +1,21 @@
 """Resource domains: the cluster cut into parts (virtual, gpu, regular, ...) that schedule on their own.
 
 A domain is a label selector plus what its pods may assume there: the provider taints it tolerates
-on their behalf, its scoring policy and caps for extra dimensions. A node belongs to the first
+on their behalf, its scoring policy and caps for extra dimensions, and for a serverless provider its
+limits (launch rate and burst, pod quota, how late a pod may start there) and the pod status reasons
+that mean "the provider refused it before any container started". A node belongs to the first
 domain it matches, so domains never share a node and can place pods without a common lock. A pod
 walks its domain chain in order and falls back to the next domain only when one has no room.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from jobsched.core.launchbudget import DEFAULT_MAX_START_DELAY_S, DomainLimits
 from jobsched.core.model import Node, Pod, Toleration
 from jobsched.core.resources import canonical
 from jobsched.core.scoring import DEFAULT_WEIGHTS, POLICIES
@@ -19,9 +23,14 @@ from jobsched.core.scoring import DEFAULT_WEIGHTS, POLICIES
 # label -> accepted values; an empty tuple means the label must merely exist.
 LabelSelector = Mapping[str, tuple[str, ...]]
 
+_LIMIT_FIELDS: Final = frozenset({"launchRate", "launchBurst", "maxPods", "maxStartDelaySeconds"})
 _DOMAIN_FIELDS: Final = frozenset(
     {"name", "nodeSelector", "matchAny", "catchAll", "tolerations", "policy", "extraCaps", "weights"}
+    | _LIMIT_FIELDS
+    | {"neverStartedReasons"}
 )
+# virtual-kubelet's status reason for a pod its provider refused (CreatePod failed): nothing ran.
+PROVIDER_FAILED: Final = "ProviderFailed"
 _TOLERATION_FIELDS: Final = frozenset({"key", "operator", "value", "effect", "tolerationSeconds"})
 
 
@@ -35,6 +44,10 @@ class Domain:
     extra_caps: Mapping[str, int] = field(default_factory=dict)  # extra dimension -> cap per node
     catch_all: bool = False
     weights: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    limits: DomainLimits = field(default_factory=DomainLimits)
+    # A failed pod with one of these status reasons and no container ever started was refused before it
+    # ran: its cron slot is run again on the next domain of its chain.
+    never_started_reasons: tuple[str, ...] = (PROVIDER_FAILED,)
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -116,6 +129,48 @@ def _toleration(raw: Any, path: str) -> Toleration:
     )
 
 
+def _number(raw: Mapping[str, Any], key: str, path: str, *, integer: bool, minimum: float) -> Any:
+    """An optional number field at least `minimum` (None when absent)."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    kind: tuple[type, ...] = (int,) if integer else (int, float)
+    what = f"{'an integer' if integer else 'a number'} ≥ {minimum:g}"
+    _expect(value, kind, f"{path}.{key}", what)
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{path}.{key}: expected {what}, got {value!r}")
+    return value
+
+
+def _limits(raw: Mapping[str, Any], path: str) -> DomainLimits:
+    rate = _number(raw, "launchRate", path, integer=False, minimum=0)
+    burst = _number(raw, "launchBurst", path, integer=True, minimum=1)
+    if rate is not None and rate <= 0:
+        raise ValueError(f"{path}.launchRate: expected pods per second > 0, got {rate!r}")
+    if (rate is None) != (burst is None):
+        missing = "launchBurst" if burst is None else "launchRate"
+        raise ValueError(f"{path}.{missing}: launchRate and launchBurst go together (a token bucket)")
+    delay = _number(raw, "maxStartDelaySeconds", path, integer=False, minimum=0)
+    if delay is not None and rate is None:
+        raise ValueError(f"{path}.maxStartDelaySeconds: only means something with launchRate and launchBurst")
+    return DomainLimits(
+        launch_rate=None if rate is None else float(rate),
+        launch_burst=burst,
+        max_pods=_number(raw, "maxPods", path, integer=True, minimum=0),
+        max_start_delay_s=DEFAULT_MAX_START_DELAY_S if delay is None else float(delay),
+    )
+
+
+def _reasons(raw: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    where = f"{path}.neverStartedReasons"
+    items = _expect(raw.get("neverStartedReasons", [PROVIDER_FAILED]), list, where, "a list of reasons")
+    reasons = tuple(_expect(r, str, f"{where}[{i}]", "a non-empty string") for i, r in enumerate(items))
+    for i, reason in enumerate(reasons):
+        if not reason:
+            raise ValueError(f"{where}[{i}]: expected a non-empty string, got ''")
+    return reasons
+
+
 def _check_known(raw: Mapping[str, Any], known: frozenset[str], path: str) -> None:
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -158,6 +213,8 @@ def _domain(raw: Any, path: str) -> Domain:
         extra_caps=caps,
         catch_all=_expect(raw.get("catchAll", False), bool, f"{path}.catchAll", "a boolean"),
         weights=weights,
+        limits=_limits(raw, path),
+        never_started_reasons=_reasons(raw, path),
     )
     if not (domain.catch_all or domain.node_selector or domain.match_any):
         raise ValueError(f"{path}: needs nodeSelector, matchAny or catchAll: true")

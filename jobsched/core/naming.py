@@ -59,6 +59,19 @@ def slot_object_name(entry: CronEntry, slot: datetime) -> str:
     return f"{readable}{suffix}"
 
 
+def rerun_object_name(entry: CronEntry, slot: datetime) -> str:
+    """The name of the pod that runs `entry`'s `slot` again after its first pod failed before it started.
+
+    Deterministic, so that a restarted or second instance re-running the same slot gets AlreadyExists,
+    and never the slot's own name: its hash also covers the word "rerun", and its readable part ends in
+    "-rerun" (cut like the slot name's to keep 63 characters)."""
+    minutes = _unix_minutes(slot)
+    digest = identity_hash(entry.namespace, entry.configmap, entry.name, str(minutes), "rerun")
+    suffix = f"-rerun-{minutes}-{digest}"
+    readable = f"{entry.configmap}-{entry.name}".replace(".", "-")[: MAX_NAME - len(suffix)].rstrip("-")
+    return f"{readable}{suffix}"
+
+
 def label_value(text: str) -> str:
     """`text` as a label value: itself when it fits 63 characters, else a prefix plus a hash of it."""
     if len(text) <= MAX_NAME:

@@ -10,7 +10,10 @@ number of nodes.
 
 Each placement is assumed into the cache at once. `place_domain` works on one domain only, so the
 runtime places domains independently: each domain's loop places its inbox, and the pods it had no room
-for move on to the next domain of their chain (`jobsched.core.domains.route`).
+for move on to the next domain of their chain (`jobsched.core.domains.route`). A domain with provider
+limits (a pod quota, a launch rate) also turns away a pod that would exceed its quota or that its
+provider would start too late (`jobsched.core.launchbudget`); that pod moves on the same way, before
+its fire time, so it still costs one write at T.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from jobsched.core.filters import (
     node_reasons,
     uses_node_name,
 )
+from jobsched.core.launchbudget import Refusal, refusal, refusal_reason
 from jobsched.core.model import Pod
+from jobsched.core.resources import PODS
 from jobsched.core.scoring import make_scorer
 
 # Placement orders nodes by the kube formula at a finer scale: exact fullness breaks kube's ties.
@@ -194,6 +199,12 @@ class _PodClass:
                 return state
         return None
 
+    def put_back(self, state: NodeState) -> None:
+        """Returns a node `take_best` gave out but that received no pod."""
+        heapq.heappush(
+            self.heap, (-self.score(state.capacity, state.used), state.order, state.version, state)
+        )
+
     def diagnose(self, view: DomainView, pod: Pod) -> Diagnosis:
         """One lazy diagnosis shared by the class; it holds the view and one pod, not the heap."""
         if self.diagnosis is None:
@@ -211,20 +222,32 @@ def _diagnose(view: DomainView, pod: Pod, request: Mapping[str, int]) -> Diagnos
 
 @dataclass(slots=True)
 class DomainPlacement:
-    """What `place_domain` did: pods placed, with their node, and pods with no room in the domain."""
+    """What `place_domain` did: pods placed, with their node, and pods with no room in the domain;
+    `spilled` counts the unfit ones the domain's provider limits turned away, by reason."""
 
     placed: list[tuple[Pod, str]] = field(default_factory=list)
     unfit: list[tuple[Pod, Diagnosis]] = field(default_factory=list)
+    spilled: Counter[Refusal] = field(default_factory=Counter)
 
 
-def place_domain(view: DomainView, pods: Sequence[Pod]) -> DomainPlacement:
-    """Places pods, in the order given, into this one domain; assumes each placement into the cache."""
+def place_domain(
+    view: DomainView, pods: Sequence[Pod], launch_at: Sequence[float | None] | None = None
+) -> DomainPlacement:
+    """Places pods, in the order given, into this one domain; assumes each placement into the cache.
+
+    `launch_at[i]` is when pods[i] will be bound (its fire time; None: at once); a domain with a launch
+    rate projects its provider's bucket from it."""
     result = DomainPlacement()
     changed: list[NodeState] = []  # nodes in the order they received pods in this call
     classes: dict[tuple[object, ...], _PodClass] = {}
     static_filters: dict[tuple[object, ...], _StaticFilter] = {}
     groups: ConditionGroups | None = None
-    for pod in pods:
+    limits = view.domain.limits
+    limited = limits.limited and bool(view.nodes)
+    now = view.now() if limited else 0.0
+    refused: dict[Refusal, Diagnosis] = {}
+    for index, pod in enumerate(pods):
+        at = launch_at[index] if launch_at is not None else None
         key = pod.requirement_key
         pod_class = classes.get(key)
         if pod_class is None:
@@ -238,7 +261,18 @@ def place_domain(view: DomainView, pods: Sequence[Pod]) -> DomainPlacement:
         if state is None:
             result.unfit.append((pod, pod_class.diagnose(view, pod)))
             continue
-        view.assume(pod, state, pod_class.usage)
+        if limited:  # a node has room: the domain's provider limits have the last word
+            why = refusal(limits, view.launches, view.used.get(PODS, 0), at, now)
+            if why is not None:
+                pod_class.put_back(state)
+                diagnosis = refused.get(why)
+                if diagnosis is None:
+                    reason = refusal_reason(why, view.domain.name, limits)
+                    diagnosis = refused[why] = Diagnosis(len(view.nodes), {reason: len(view.nodes)})
+                result.unfit.append((pod, diagnosis))
+                result.spilled[why] += 1
+                continue
+        view.assume(pod, state, pod_class.usage, at)
         changed.append(state)
         result.placed.append((pod, state.node.name))
     return result

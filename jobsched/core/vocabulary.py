@@ -27,6 +27,9 @@ DOMAINS_ANNOTATION: Final = PREFIX + "domains"  # the pod's domain chain, "virtu
 # plugin rejects pods that set it without a matching priorityClassName.
 PRIORITY_ANNOTATION: Final = PREFIX + "priority"
 TRACKING_FINALIZER: Final = PREFIX + "tracking"  # a slot pod keeps it until its outcome is recorded
+# On a pod that runs a slot again after its first pod failed before it started (a provider failure):
+# the name of that first pod. A re-run is never run again.
+RERUN_OF_ANNOTATION: Final = PREFIX + "rerun-of"
 
 # --- status ConfigMaps ---------------------------------------------------------------------------------
 STATUS_FOR_LABEL: Final = PREFIX + "status-for"  # on a status ConfigMap: its source ConfigMap's name

@@ -70,6 +70,32 @@ class Metrics:
         self.domain_nodes = Gauge(
             "jobsched_domain_nodes", "Schedulable nodes per domain.", ["domain"], registry=r
         )
+        self.domain_launch_tokens = Gauge(
+            "jobsched_domain_launch_tokens",
+            "Launch tokens the domain's provider has left, by jobsched's projection of its token bucket.",
+            ["domain"],
+            registry=r,
+        )
+        self.domain_launch_backlog = Gauge(
+            "jobsched_domain_launch_backlog",
+            "Pods queued at the domain's provider for a launch token, by jobsched's projection.",
+            ["domain"],
+            registry=r,
+        )
+        self.domain_spilled = Counter(
+            "jobsched_domain_spilled_total",
+            "Pods sent on to the next domain of their chain by this domain's provider limits "
+            "(reason launch_rate: it would start too late; quota: maxPods reached).",
+            ["domain", "reason"],
+            registry=r,
+        )
+        self.domain_reruns = Counter(
+            "jobsched_domain_reruns_total",
+            "Cron slots run again on the next domain after their pod failed in this domain before any "
+            "container started (a provider failure such as ProviderFailed).",
+            ["domain"],
+            registry=r,
+        )
         self.fire_to_bound = Histogram(
             "jobsched_fire_to_bound_seconds",
             "From a cron slot's scheduled time to its pod's binding.",

@@ -76,9 +76,11 @@ class ClusterSlice:
         taints: list[dict[str, str]] | None = None,
         unschedulable: bool = False,
         wait_ready: bool = True,
+        by_kwok: bool = True,
     ) -> str:
+        """by_kwok=False: a virtual node the provider simulator plays (see provider_for)."""
         name = f"{kind[:1]}-{self.id}-{len(self.nodes)}"
-        body = nodes.node_body(name, kind, shape)
+        body = nodes.node_body(name, kind, shape, by_kwok=by_kwok)
         body["metadata"]["labels"].update({TEST_LABEL: self.id, **(labels or {})})
         if taints is not None:
             body["spec"]["taints"] = body["spec"].get("taints", []) + taints

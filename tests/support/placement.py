@@ -3,7 +3,7 @@ synchronously, one domain at a time, so a table test can see where each pod of a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from jobsched.core.cache import ClusterCache
@@ -21,11 +21,14 @@ class PlacementResult:
 
 
 def place_batch(
-    cache: ClusterCache, pods: Sequence[Pod], default_chain: tuple[str, ...] = DEFAULT_CHAIN
+    cache: ClusterCache,
+    pods: Sequence[Pod],
+    default_chain: tuple[str, ...] = DEFAULT_CHAIN,
+    fire_at: Mapping[str, float] | None = None,
 ) -> PlacementResult:
     """Places pods by priority (highest first, otherwise in order) along their domain chains: step k
     places every pod still waiting into the k-th domain of its chain, as the scheduler's domain loops
-    do when each has drained its inbox."""
+    do when each has drained its inbox. `fire_at` maps pod uids to their fire time (others: none)."""
     result = PlacementResult()
     known = {view.domain.name for view in cache.views()}
     waiting = [(pod, resolve_chain(pod, default_chain), 0) for pod in sorted(pods, key=lambda p: -p.priority)]
@@ -42,7 +45,8 @@ def place_batch(
         for domain_name, group in by_domain.items():
             view = cache.domain_view(domain_name)
             assert view is not None
-            placed = place_domain(view, [pod for pod, _, _ in group])
+            times = [(fire_at or {}).get(pod.uid) for pod, _, _ in group]
+            placed = place_domain(view, [pod for pod, _, _ in group], times)
             steps = {pod.uid: (chain, step) for pod, chain, step in group}
             for pod, node_name in placed.placed:
                 result.placements.append((pod, node_name, domain_name))

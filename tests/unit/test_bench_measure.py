@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+import yaml
 
 from bench.lib.measure import aggregate, binds_per_second, percentiles, summarise
+from bench.lib.provider import limited_config
 from bench.lib.scenario import Scenario, cron_schedule, fire_time
-from bench.lib.systems import placement_targets
+from bench.lib.systems import JobschedUnaware, make_system, placement_targets
 from bench.lib.watcher import PodWatcher, slot_of
+from jobsched.core.launchbudget import DomainLimits
+from jobsched.devcluster.provider.limits import ProviderLimits
+from jobsched.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def at(text: str) -> datetime:
@@ -101,3 +109,73 @@ def test_raw_placement_fills_virtual_nodes_before_falling_back() -> None:
 
     targets = placement_targets([node("r", False, "110"), node("v", True, "2")], 4)
     assert targets == ["v", "v", "r", "r"]
+
+
+def test_a_pod_refused_before_it_started_is_neither_a_run_nor_a_duplicate_and_its_rerun_counts() -> None:
+    watcher = PodWatcher(clock=iter([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).__next__)
+    slot = {"jobsched.io/scheduled-time": "t"}
+    first = pod("1", {"jobsched.io/entry": "a"}, slot) | {"spec": {"nodeName": "v1"}}
+    watcher.apply("ADDED", first)
+    watcher.apply("MODIFIED", first | {"status": {"phase": "Failed", "reason": "ProviderFailed"}})
+    assert watcher.bound_entries() == 0
+    assert watcher.waiting_to_run() == 0
+    rerun = pod("2", {"jobsched.io/entry": "a"}, slot | {"jobsched.io/rerun-of": "1"})
+    watcher.apply("ADDED", rerun | {"spec": {"nodeName": "r1"}})
+    assert watcher.waiting_to_run() == 1
+    watcher.apply("MODIFIED", rerun | {"spec": {"nodeName": "r1"}, "status": {"phase": "Running"}})
+    # A pod of another entry that failed after its container started did run.
+    crashed = pod("3", {"jobsched.io/entry": "b"}, slot) | {"spec": {"nodeName": "r1"}}
+    watcher.apply("ADDED", crashed)
+    ended = {"state": {"terminated": {"exitCode": 1, "startedAt": "t"}}}
+    watcher.apply("MODIFIED", crashed | {"status": {"phase": "Failed", "containerStatuses": [ended]}})
+    figures = summarise(watcher.records(), fire_mono=0.0, crons=2, domains={"v1": "virtual"})
+    assert figures["duplicates"] == 0
+    assert figures["missed"] == 0
+    assert figures["pods_refused"] == 1
+    assert figures["reruns"] == 1
+    assert figures["pods_running"] == 2
+    assert figures["slots_running"] == 2
+    assert figures["fire_to_running_s"]["max"] == 5.0  # the crashed pod, seen at 5 s
+    assert figures["fire_to_running_by_domain_s"] == {
+        "regular": {"p50": 3.0, "p90": 5.0, "p99": 5.0, "max": 5.0}
+    }
+    assert watcher.refused() == 1
+
+
+def test_a_second_rerun_of_one_slot_is_a_duplicate() -> None:
+    watcher = PodWatcher(clock=iter([0.0, 1.0, 2.0]).__next__)
+    slot = {"jobsched.io/scheduled-time": "t"}
+    for uid in ("r1", "r2"):
+        watcher.apply("ADDED", pod(uid, {"jobsched.io/entry": "a"}, slot | {"jobsched.io/rerun-of": "x"}))
+    assert summarise(watcher.records(), fire_mono=0.0, crons=1, domains={})["duplicates"] == 1
+
+
+def test_provider_limits_of_the_scenario() -> None:
+    assert Scenario().provider_limits() is None
+    assert Scenario(virtual_quota_pods=300).provider_limits() == ProviderLimits(20.0, 100, 300)
+    limits = Scenario(virtual_launch_rate=5, virtual_launch_burst=10).provider_limits()
+    assert limits == ProviderLimits(5.0, 10, 0)
+    with pytest.raises(ValueError, match="launch_burst"):
+        Scenario(virtual_launch_burst=0)
+    bodies = Scenario(crons=1, virtual_nodes=1, regular_nodes=1, virtual_launch_rate=5).node_bodies()
+    assert [bool(b["metadata"]["annotations"]) for b in bodies] == [False, True], "kwok plays only regular"
+
+
+def test_jobsched_is_configured_with_the_providers_limits_and_unaware_is_not(tmp_path: Path) -> None:
+    base = REPO / "config" / "jobsched.yaml"
+    config = limited_config(base, ProviderLimits(20.0, 100, 300))
+    virtual = next(d for d in config["domains"] if d["name"] == "virtual")
+    assert (virtual["launchRate"], virtual["launchBurst"], virtual["maxPods"]) == (20.0, 100, 300)
+    written = tmp_path / "c.yaml"
+    written.write_text(yaml.safe_dump(config))
+    settings = load_settings(written)
+    assert settings.domains[0].limits.max_pods == 300
+    assert load_settings(base).domains[0].limits == DomainLimits()  # what jobsched-unaware runs
+    assert "maxPods" not in next(
+        d for d in limited_config(base, ProviderLimits(20.0, 100))["domains"] if d["name"] == "virtual"
+    )
+    assert isinstance(make_system("jobsched-unaware", 1, base, 1, ProviderLimits()), JobschedUnaware)
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(yaml.safe_dump({"domains": [{"name": "x", "catchAll": True}]}))
+    with pytest.raises(ValueError, match="no domain named 'virtual'"):
+        limited_config(bare, ProviderLimits())

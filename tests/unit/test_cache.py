@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from jobsched.core.cache import ClusterCache, pod_usage
+from jobsched.core.domains import domains_from_config
+from jobsched.core.launchbudget import LaunchBudget
 from jobsched.core.model import Pod
 from jobsched.core.resources import total
+from jobsched.settings import DEFAULT_DOMAINS
 from tests.support.factories import DOMAINS, MIB, cache_with, node, pod, virtual_node
 
 
@@ -162,3 +165,68 @@ class CacheMachine(RuleBasedStateMachine):
 
 TestCacheMachine = CacheMachine.TestCase
 TestCacheMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+
+
+# --- the launch budget of a domain with a launch rate ----------------------------------------------
+
+
+def launch_cache(now: list[float]) -> ClusterCache:
+    config = [dict(d) for d in DEFAULT_DOMAINS]
+    config[0].update(launchRate=1, launchBurst=1)
+    cache = ClusterCache(domains_from_config(config), clock=lambda: now[0])
+    cache.upsert_node(virtual_node("v1"))
+    cache.upsert_node(node("r1"))
+    return cache
+
+
+def budget_of(cache: ClusterCache) -> LaunchBudget:
+    view = cache.domain_view("virtual")
+    assert view is not None
+    assert view.launches is not None
+    return view.launches
+
+
+def test_bound_pods_not_started_are_queued_launches_and_started_ones_are_not() -> None:
+    """After a restart the budget is rebuilt from what the watch lists: the pods' phase tells."""
+    now = [100.0]
+    cache = launch_cache(now)
+    cache.upsert_pod(bound(pod("running"), "v1"), launched=True)
+    for name in ("q1", "q2"):
+        cache.upsert_pod(bound(pod(name), "v1"), launched=False)
+    cache.upsert_pod(bound(pod("elsewhere"), "r1"), launched=False)  # not a limited domain
+    budget = budget_of(cache)
+    assert budget.counted() == 2
+    # A new budget assumes the provider's bucket was just emptied: both wait, behind an empty bucket.
+    assert budget.backlog(100.0) == pytest.approx(2.0)
+    cache.launched(pod("q1").uid)
+    cache.remove_pod(pod("q1").uid)  # finished after it started: nothing comes back
+    assert budget.backlog(100.0) == pytest.approx(2.0)
+    cache.remove_pod(pod("q2").uid)  # deleted while queued: its token comes back
+    assert budget.backlog(100.0) == pytest.approx(1.0)
+    assert budget.counted() == 0
+
+
+def test_assumed_pods_request_at_their_fire_time_and_give_back_when_forgotten_or_their_node_goes() -> None:
+    now = [100.0]
+    cache = launch_cache(now)
+    budget = budget_of(cache)
+    cache.assume(pod("a"), "v1", launch_at=200.0)
+    cache.assume(pod("b"), "v1", launch_at=200.0)
+    assert budget.start_of_next(200.0, 100.0) == pytest.approx(202.0)
+    assert cache.forget(pod("a").uid)
+    assert budget.start_of_next(200.0, 100.0) == pytest.approx(201.0)
+    assert cache.remove_node("v1") == [pod("b")]
+    assert budget.start_of_next(200.0, 100.0) == pytest.approx(200.0)
+    assert budget.counted() == 0
+
+
+def test_a_confirmed_bind_keeps_its_launch_counted_until_the_pod_starts() -> None:
+    now = [100.0]
+    cache = launch_cache(now)
+    budget = budget_of(cache)
+    cache.assume(pod("a"), "v1", launch_at=100.0)
+    cache.upsert_pod(bound(pod("a"), "v1"), launched=False)
+    cache.confirm(pod("a").uid)
+    assert budget.counted() == 1
+    cache.launched(pod("a").uid)
+    assert budget.counted() == 0

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from jobsched.core.domains import domain_of, domains_from_config, resolve_chain, route
+from jobsched.core.launchbudget import DEFAULT_MAX_START_DELAY_S, DomainLimits
 from jobsched.core.model import Toleration
 from jobsched.settings import DEFAULT_CHAIN, DEFAULT_DOMAINS
 from tests.support.factories import DOMAINS, node, pod
@@ -113,3 +114,58 @@ def test_route_skips_domains_this_scheduler_does_not_have(
     chain: tuple[str, ...], step: int, expected: int
 ) -> None:
     assert route(chain, step, {"virtual", "regular", "gpu"}) == expected
+
+
+def test_provider_limits_are_read_with_their_defaults() -> None:
+    (virtual, plain) = domains_from_config(
+        [
+            {
+                "name": "virtual",
+                "matchAny": [{"type": "virtual-kubelet"}],
+                "launchRate": 20,
+                "launchBurst": 100,
+                "maxPods": 300,
+                "neverStartedReasons": ["ProviderFailed", "ProviderQuotaExceeded"],
+            },
+            {"name": "regular", "catchAll": True, "maxStartDelaySeconds": None},
+        ]
+    )
+    assert virtual.limits == DomainLimits(
+        launch_rate=20.0, launch_burst=100, max_pods=300, max_start_delay_s=DEFAULT_MAX_START_DELAY_S
+    )
+    assert virtual.limits.limited
+    assert virtual.never_started_reasons == ("ProviderFailed", "ProviderQuotaExceeded")
+    assert plain.limits == DomainLimits()
+    assert not plain.limits.limited
+    assert plain.never_started_reasons == ("ProviderFailed",)
+    assert DOMAINS[0].limits == DomainLimits()  # no provider limits unless configured
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"launchRate": 20}, "domains[0].launchBurst: launchRate and launchBurst go together"),
+        ({"launchBurst": 100}, "domains[0].launchRate: launchRate and launchBurst go together"),
+        ({"launchRate": 0, "launchBurst": 1}, "domains[0].launchRate: expected pods per second > 0"),
+        ({"launchRate": "fast", "launchBurst": 1}, "domains[0].launchRate: expected a number ≥ 0"),
+        ({"launchRate": 1, "launchBurst": 0}, "domains[0].launchBurst: expected an integer ≥ 1, got 0"),
+        ({"launchRate": 1, "launchBurst": 2.5}, "domains[0].launchBurst: expected an integer ≥ 1"),
+        ({"launchRate": float("inf"), "launchBurst": 1}, "domains[0].launchRate: expected a number"),
+        ({"maxPods": -1}, "domains[0].maxPods: expected an integer ≥ 0, got -1"),
+        ({"maxPods": True}, "domains[0].maxPods: expected an integer"),
+        (
+            {"maxStartDelaySeconds": 3},
+            "domains[0].maxStartDelaySeconds: only means something with launchRate",
+        ),
+        (
+            {"launchRate": 1, "launchBurst": 1, "maxStartDelaySeconds": -1},
+            "domains[0].maxStartDelaySeconds: expected a number ≥ 0",
+        ),
+        ({"neverStartedReasons": "ProviderFailed"}, "domains[0].neverStartedReasons: expected a list"),
+        ({"neverStartedReasons": ["ok", ""]}, "domains[0].neverStartedReasons[1]: expected a non-empty"),
+        ({"neverStartedReasons": [3]}, "domains[0].neverStartedReasons[0]: expected a non-empty"),
+    ],
+)
+def test_bad_provider_limits_name_the_field(fields: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        domains_from_config([{"name": "v", "catchAll": True, **fields}])

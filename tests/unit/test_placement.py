@@ -7,16 +7,18 @@ import dataclasses
 from collections import Counter
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobsched.core.cache import ClusterCache
-from jobsched.core.domains import Domain
+from jobsched.core.domains import Domain, domains_from_config
 from jobsched.core.filters import fit_request, node_reasons
+from jobsched.core.launchbudget import Refusal
 from jobsched.core.model import Node, Pod, Taint, Toleration
 from jobsched.core.placement import FINE_SCALE, Diagnosis, place_domain
 from jobsched.core.scoring import make_scorer, node_score
-from jobsched.settings import DEFAULT_CHAIN
+from jobsched.settings import DEFAULT_CHAIN, DEFAULT_DOMAINS
 from tests.support.factories import DOMAINS, GIB, MIB, VK_TAINT, cache_with, node, pod, virtual_node
 from tests.support.placement import place_batch
 
@@ -261,3 +263,95 @@ def test_shared_work_places_exactly_like_brute_force(made: list[Node], batch: li
     got = dict(result.placed)
     assert [(p.uid, got.get(p)) for p in batch] == expected
     assert len(result.placed) + len(result.unfit) == len(batch)
+
+
+# --- provider limits -----------------------------------------------------------------------------
+
+
+def limited_cache(now: list[float], **limits: object) -> ClusterCache:
+    """The default domains, the virtual one with provider limits; the clock reads now[0]."""
+    config = [dict(d) for d in DEFAULT_DOMAINS]
+    config[0].update(limits)
+    cache = ClusterCache(domains_from_config(config), clock=lambda: now[0])
+    for item in (virtual_node("v1", pods=1000), virtual_node("v2", pods=1000), node("r1", pods=1000)):
+        cache.upsert_node(item)
+    return cache
+
+
+def test_a_storm_beyond_the_launch_budget_spills_to_the_next_domain_before_its_fire_time() -> None:
+    now = [0.0]
+    cache = limited_cache(now, launchRate=2, launchBurst=3, maxStartDelaySeconds=1)
+    now[0] = 100.0  # long after start: the provider's bucket is full again
+    pods = [pod(f"p{i}") for i in range(9)]
+    result = place_batch(cache, pods, fire_at={p.uid: 110.0 for p in pods})
+    domains = Counter(domain for _, _, domain in result.placements)
+    # 3 at once, then one every 0.5 s: T+0.5 and T+1.0 are within the 1 s allowed, T+1.5 is not.
+    assert domains == {"virtual": 5, "regular": 4}
+    assert result.fallbacks == 4
+    view = cache.domain_view("virtual")
+    assert view is not None
+    assert view.launches is not None
+    assert view.launches.start_of_next(110.0, now[0]) == pytest.approx(111.5)
+
+
+def test_the_spill_reason_is_in_the_failed_scheduling_message_and_counted() -> None:
+    now = [100.0]
+    cache = limited_cache(now, launchRate=1, launchBurst=1, maxStartDelaySeconds=0, maxPods=2)
+    view = cache.domain_view("virtual")
+    assert view is not None
+    result = place_domain(view, [pod("a"), pod("b"), pod("c")], [200.0, 200.0, 300.0])
+    assert [p.name for p, _ in result.placed] == ["a", "c"]
+    ((refused, diagnosis),) = result.unfit
+    assert refused.name == "b"
+    assert diagnosis.message() == (
+        "0/2 nodes are available: 2 node(s) were in domain virtual, whose provider would start the pod "
+        "more than 0s late (launchRate 1/s, burst 1)."
+    )
+    more = place_domain(view, [pod("d")], [400.0])
+    assert more.placed == []
+    assert more.unfit[0][1].message() == (
+        "0/2 nodes are available: 2 node(s) were in domain virtual, at its pod quota (maxPods 2)."
+    )
+    assert dict(result.spilled) == {Refusal.LAUNCH_RATE: 1}
+    assert dict(more.spilled) == {Refusal.QUOTA: 1}
+
+
+def test_the_quota_counts_pods_bound_by_anyone_until_they_finish() -> None:
+    now = [100.0]
+    cache = limited_cache(now, maxPods=3)
+    running = [dataclasses.replace(pod(f"old{i}"), node_name="v1") for i in range(2)]
+    for item in running:
+        cache.upsert_pod(item)
+    result = place_batch(cache, [pod(f"p{i}") for i in range(3)])
+    assert Counter(d for _, _, d in result.placements) == {"virtual": 1, "regular": 2}
+    cache.upsert_pod(dataclasses.replace(running[0], terminal=True))
+    again = place_batch(cache, [pod("q")])
+    assert [d for _, _, d in again.placements] == ["virtual"]
+
+
+def test_a_pod_no_node_fits_is_not_counted_as_spilled() -> None:
+    now = [100.0]
+    cache = limited_cache(now, maxPods=0)
+    view = cache.domain_view("virtual")
+    assert view is not None
+    result = place_domain(view, [pod("huge", cpu=10**9), pod("small")])
+    assert dict(result.spilled) == {Refusal.QUOTA: 1}
+    assert "Insufficient cpu" in result.unfit[0][1].message()
+
+
+def test_a_forgotten_placement_gives_its_launch_back() -> None:
+    now = [100.0]
+    cache = limited_cache(now, launchRate=1, launchBurst=1, maxStartDelaySeconds=0)
+    view = cache.domain_view("virtual")
+    assert view is not None
+    first = place_domain(view, [pod("a"), pod("b")], [200.0, 200.0])
+    assert [p.name for p, _ in first.placed] == ["a"]
+    assert cache.forget(pod("a").uid)  # its bind failed: the provider never saw it
+    second = place_domain(view, [pod("b")], [200.0])
+    assert [p.name for p, _ in second.placed] == ["b"]
+
+
+def test_an_unlimited_domain_ignores_fire_times() -> None:
+    cache = cache_with(virtual_node("v1", pods=10))
+    result = place_batch(cache, [pod(f"p{i}") for i in range(10)], fire_at={"uid-p0": 1.0})
+    assert Counter(d for _, _, d in result.placements) == {"virtual": 10}

@@ -7,7 +7,8 @@ of T. Its parts, each handed what it needs:
 - the `Stager` creates each slot's object, exactly once, through a fixed pool of workers;
 - the `Housekeeper` writes status, releases finalizers and prunes history when no storm is near;
 - the `Reporter` turns problems and refusals into Events, log lines and metrics;
-- the `NodeLossSweep` replaces or fails slot pods whose node is gone.
+- the `NodeLossSweep` replaces or fails slot pods whose node is gone;
+- the `ProviderFailureReruns` sweep runs a slot again once when its pod failed before it started.
 The engine wires them and runs the plan loop. Its watches (namespaces, ConfigMaps, Jobs, and its share of
 the process's one pod watch) run on every replica, so a standby takes over warm.
 """
@@ -28,9 +29,10 @@ from jobsched.kube.events import EventWriter
 from jobsched.kube.serviceaccounts import ServiceAccountCache
 from jobsched.runtime.cron.configmaps import ConfigMapSource
 from jobsched.runtime.cron.housekeeper import Housekeeper
-from jobsched.runtime.cron.node_loss import NodeDirectory, NodeLossSweep
+from jobsched.runtime.cron.node_loss import NodeLossSweep
 from jobsched.runtime.cron.planner import Planner
 from jobsched.runtime.cron.reporter import Reporter
+from jobsched.runtime.cron.reruns import ClusterNodes, ProviderFailureReruns
 from jobsched.runtime.cron.sources import EntrySource
 from jobsched.runtime.cron.stager import Stager
 from jobsched.runtime.cron.stores import JobRuns, NamespaceStore, PodRuns
@@ -56,7 +58,7 @@ class CronEngine:
         metrics: Metrics,
         events: EventWriter,
         clock: Callable[[], datetime] = _now,
-        nodes: NodeDirectory | None = None,
+        nodes: ClusterNodes | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -84,8 +86,28 @@ class CronEngine:
             ref=self.planner.ref,
             clock=clock,
         )
+        self.reruns = ProviderFailureReruns(
+            settings,
+            nodes,
+            self.pods.all,
+            self.planner.entry_of_run,
+            self.runs,
+            self.stager,
+            lambda entry, type_, reason, note: self.reporter.entry(
+                self.planner.ref(entry), entry, type_, reason, note
+            ),
+            metrics,
+            clock,
+        )
         self.housekeeper = Housekeeper(
-            client, settings.cron, self.planner, self.pods, self.runs, self.accounts, self.busy
+            client,
+            settings.cron,
+            self.planner,
+            self.pods,
+            self.runs,
+            self.accounts,
+            self.busy,
+            hold=self.reruns.holds,
         )
         self._node_loss = (
             None
@@ -137,6 +159,7 @@ class CronEngine:
             )
             tg.start_soon(self.stager.run_workers)
             tg.start_soon(self.housekeeper.run)
+            tg.start_soon(self.reruns.run)
             if self._node_loss is not None:
                 tg.start_soon(self._node_loss.run)
             self._changed()  # plan at once from what the standby already knows

@@ -41,6 +41,7 @@ class Housekeeper:
         runs: Callable[[CronEntry], Mapping[str, RunRecord]],
         accounts: ServiceAccountCache,
         busy: Callable[[], bool],
+        hold: Callable[[RunRecord], bool] = lambda run: False,
     ) -> None:
         self._client = client
         self._settings = settings
@@ -49,6 +50,7 @@ class Housekeeper:
         self._runs = runs
         self._accounts = accounts
         self._busy = busy
+        self._hold = hold  # runs still needed as they are (a failure whose re-run is to come)
         self._written: dict[ObjectRef, dict[str, Any]] = {}  # the status last written per source document
         self._limiter = anyio.CapacityLimiter(settings.housekeeping_in_flight)
 
@@ -68,6 +70,8 @@ class Housekeeper:
         unwritten = await self._write_statuses()
         async with anyio.create_task_group() as tg:
             for run in list(self._pod_runs.to_release.values()):
+                if self._hold(run):
+                    continue
                 entry = self._planner.entry_of_run(run)
                 document = self._planner.document_of(entry) if entry is not None else None
                 if document is not None and document.ref in unwritten:
@@ -79,7 +83,8 @@ class Housekeeper:
             for entry in list(self._planner.entries.values()):
                 limits = {"successful": entry.successful_history, "failed": entry.failed_history}
                 for run in cronplan.history_to_prune(self._runs(entry).values(), **limits):
-                    tg.start_soon(self._prune, run)
+                    if not self._hold(run):
+                        tg.start_soon(self._prune, run)
 
     async def _release(self, run: RunRecord) -> None:
         async with self._limiter:

@@ -28,6 +28,7 @@ from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import rfc3339, slot_object_name
 from jobsched.core.outcomes import STAGE_ACTIONS, CreateOutcome
 from jobsched.core.podbuild import build_slot_object, service_account_refs
+from jobsched.core.reruns import build_rerun_object
 from jobsched.kube import pods
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import ObjectRef
@@ -63,6 +64,17 @@ class _Item:
     attempt: int = 0
     not_before: float = 0.0  # monotonic time of the next attempt (retries)
     replaces: str = ""  # the UID of a lost pod of this slot that must be gone before the new one
+    rerun: RerunOrder | None = None  # the slot's pod failed before it started: run it again so
+
+
+@dataclass(frozen=True)
+class RerunOrder:
+    """A slot to run again after a provider failure (core/reruns.py): under `name`, on `chain`."""
+
+    name: str
+    chain: tuple[str, ...]
+    original: str  # the pod that failed
+    created: Callable[[], None]  # called once the re-run exists
 
 
 class Stager:
@@ -117,6 +129,18 @@ class Stager:
             return False
         self._put(_Item(entry, run.scheduled, deadline, _Batch(1), replaces=run.uid))
         return True
+
+    def rerun(self, entry: CronEntry, slot: datetime, order: RerunOrder) -> bool:
+        """Creates the slot's re-run pod (see RerunOrder); False when the slot's deadline has passed."""
+        deadline = self._deadline(entry, slot)
+        if self._clock() >= deadline:
+            return False
+        self._put(_Item(entry, slot, deadline, _Batch(1), rerun=order))
+        return True
+
+    def deadline(self, entry: CronEntry, slot: datetime) -> datetime:
+        """Until when the slot's object may still be created (startingDeadlineSeconds)."""
+        return self._deadline(entry, slot)
 
     def _put(self, item: _Item) -> None:
         self.queued += 1
@@ -179,7 +203,7 @@ class Stager:
         if entry.key not in self._entries():
             return False  # removed (or its namespace opted out) since it was staged
         runs = self._runs(entry)
-        name = slot_object_name(entry, slot)
+        name = item.rerun.name if item.rerun is not None else slot_object_name(entry, slot)
         if name in runs:
             if runs[name].uid == item.replaces:
                 return True  # the lost pod is still on its way out
@@ -200,9 +224,14 @@ class Stager:
                 if not await pods.delete(self._client, run.kind, run.namespace, run.name, run.uid):
                     return True
             self._reporter.count("replaced")
-        result = await pods.create(
-            self._client, build_slot_object(entry, slot, self._settings.scheduler_name), attempts=3
-        )
+        if item.rerun is not None:
+            order = item.rerun
+            body = build_rerun_object(entry, slot, self._settings.scheduler_name, order.chain, order.original)
+        else:
+            body = build_slot_object(entry, slot, self._settings.scheduler_name)
+        result = await pods.create(self._client, body, attempts=3)
+        if item.rerun is not None and result.outcome is CreateOutcome.CREATED:
+            item.rerun.created()
         action = STAGE_ACTIONS[result.outcome]
         if action.count is not None:
             self._reporter.count(action.count)

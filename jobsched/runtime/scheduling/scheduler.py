@@ -60,7 +60,7 @@ class Scheduler:
         self.metrics = metrics
         self.clock = clock
         self._tuning = settings.scheduling
-        self.cache = ClusterCache(settings.domains)
+        self.cache = ClusterCache(settings.domains, clock)
         self.queue = SchedulingQueue(tuple(d.name for d in settings.domains), self._tuning)
         self.gate = Gate(clock)
         self.binder = BindCycle(
@@ -89,6 +89,10 @@ class Scheduler:
 
     def has_node(self, name: str) -> bool:
         return self.cache.node(name) is not None
+
+    def domain_of_node(self, name: str) -> str | None:
+        state = self.cache.node(name)
+        return state.domain.name if state is not None and state.domain is not None else None
 
     def busy(self) -> bool:
         """True during a bind burst or just before one: deferred writes hold back."""
@@ -139,6 +143,8 @@ class Scheduler:
         uid = record.uid
         if event_type == "DELETED" or record.terminal:
             if uid in self._known:
+                if record.terminal:
+                    self.cache.launched(uid)  # it had its launch turn: it ran, or was refused
                 self._pod_gone(uid)  # a finished pod frees its node like a deleted one
             return
         if record.node_name:
@@ -146,7 +152,9 @@ class Scheduler:
             if placement is not None and placement[0] == record.node_name:
                 self.cache.confirm(uid)  # the common storm case: our own bind coming back
             else:
-                self.cache.upsert_pod(record.pod)
+                self.cache.upsert_pod(record.pod, launched=record.started)
+            if record.started:
+                self.cache.launched(uid)
             self._known.add(uid)
             self._bound_elsewhere(uid)
             return
@@ -197,8 +205,10 @@ class Scheduler:
         batch = [t for t in self.queue.take(name, self._tuning.place_chunk) if self._placeable(t)]
         batch.sort(key=lambda t: -t.pod.priority)
         started = time.perf_counter()
-        result = place_domain(view, [t.pod for t in batch])
+        result = place_domain(view, [t.pod for t in batch], [t.fire_at for t in batch])
         per_pod = (time.perf_counter() - started) / max(len(batch), 1)
+        for refusal, count in result.spilled.items():
+            self.metrics.domain_spilled.labels(name, refusal.value).inc(count)
         by_uid = {t.pod.uid: t for t in batch}
         for pod, node in result.placed:
             t = by_uid[pod.uid]
@@ -279,6 +289,11 @@ class Scheduler:
                     capacity.allocatable.get(resource, 0)
                 )
                 self.metrics.domain_requested.labels(name, resource).set(capacity.used.get(resource, 0))
+        now = self.clock()
+        for view in self.cache.views():
+            if view.launches is not None:
+                self.metrics.domain_launch_tokens.labels(view.domain.name).set(view.launches.tokens(now))
+                self.metrics.domain_launch_backlog.labels(view.domain.name).set(view.launches.backlog(now))
 
     def update_queue_gauges(self) -> None:
         for queue_name, count in self.queue.counts().items():
