@@ -66,6 +66,7 @@ class SchedulingSettings:
     burst_guard_s: float = _key("burstGuardSeconds", 3.0, positive=True)
     place_chunk: int = _key("placeChunk", 2000, positive=True)
     warm_before_s: float = _key("warmBeforeSeconds", 2.0, positive=True)
+    settle_s: float = _key("settleSeconds", 120.0, positive=True)
 
 
 @dataclass(frozen=True)

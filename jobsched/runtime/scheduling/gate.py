@@ -11,12 +11,14 @@ import heapq
 from collections.abc import Awaitable, Callable
 
 import anyio
+import anyio.lowlevel
 import structlog
 
 log = structlog.get_logger(__name__)
 
 WAKE_AT_LEAST_S = 1.0  # the gate re-reads the clock at least this often (a clock may be shifted in tests)
 WARM_POLL_S = 0.25
+RELEASE_CHUNK = 128  # pods released between yields to the bind workers
 
 
 class Gate:
@@ -52,8 +54,14 @@ class Gate:
                     await self._wake.wait()
                 continue
             now = self._clock()
+            released = 0
             while self._heap and self._heap[0][0] <= now:
                 release(heapq.heappop(self._heap)[2])
+                released += 1
+                if released % RELEASE_CHUNK == 0:
+                    # Thousands of pods leave at one instant: the bind workers start on the first ones
+                    # while the rest are still being released.
+                    await anyio.lowlevel.checkpoint()
 
     async def warm_before(self, before_s: float, warm: Callable[[], Awaitable[int]]) -> None:
         """Runs until cancelled: calls `warm` once, `before_s` ahead of each instant the gate holds pods

@@ -72,10 +72,12 @@ class Scheduler:
             settings.scheduler_name,
             route=self._route,
             park=self._park,
+            bound=self._bound,
             clock=clock,
         )
         self.deferred = DeferredWrites(client, events, self.busy, self.queue.current)
         self._known: set[str] = set()  # uids of pods counted in the cache or tracked by the queue
+        self._unsettled: dict[str, float] = {}  # slot pods bound, not yet started: uid -> when bound
         self._nodes_synced = False
         self._pods_synced = False
 
@@ -95,11 +97,27 @@ class Scheduler:
         return state.domain.name if state is not None and state.domain is not None else None
 
     def busy(self) -> bool:
-        """True during a bind burst or just before one: deferred writes hold back."""
-        if self.binder.busy():
+        """True from just before a burst until its pods run: writes that can wait hold back, so they
+        compete neither with the Bindings nor with the node agents reporting those pods Running."""
+        if self.binder.busy() or self._settling():
             return True
         first = self.gate.next_instant()
         return first is not None and first - self.clock() < self._tuning.burst_guard_s
+
+    def _settling(self) -> bool:
+        """Pods of a burst are bound but not yet started (for at most settleSeconds after their bind)."""
+        unsettled = self._unsettled
+        if not unsettled:
+            return False
+        horizon = time.monotonic() - self._tuning.settle_s
+        while unsettled and next(iter(unsettled.values())) < horizon:
+            del unsettled[next(iter(unsettled))]  # oldest first: dicts keep insertion order
+        return bool(unsettled)
+
+    def _bound(self, t: Tracked) -> None:
+        """The binder's report: a slot pod is bound; the burst is settled once it runs."""
+        if t.fire_at is not None:
+            self._unsettled[t.pod.uid] = time.monotonic()
 
     # --- the node watch ----------------------------------------------------------------------------
 
@@ -142,12 +160,15 @@ class Scheduler:
     def pod_changed(self, event_type: str, record: PodRecord) -> None:
         uid = record.uid
         if event_type == "DELETED" or record.terminal:
+            self._unsettled.pop(uid, None)
             if uid in self._known:
                 if record.terminal:
                     self.cache.launched(uid)  # it had its launch turn: it ran, or was refused
                 self._pod_gone(uid)  # a finished pod frees its node like a deleted one
             return
         if record.node_name:
+            if uid in self._unsettled and (record.phase != "Pending" or record.deleting):
+                del self._unsettled[uid]
             placement = self.cache.placement_of(uid)
             if placement is not None and placement[0] == record.node_name:
                 self.cache.confirm(uid)  # the common storm case: our own bind coming back
@@ -167,6 +188,7 @@ class Scheduler:
 
     def _pod_gone(self, uid: str) -> None:
         self._known.discard(uid)
+        self._unsettled.pop(uid, None)
         self.cache.remove_pod(uid)
         self.queue.drop(uid)
         self.queue.capacity_changed()

@@ -1,0 +1,67 @@
+"""Writes that can wait hold back until a burst's pods run: the scheduler's `busy()` stays true from a
+slot pod's Binding until the pod watch shows it started (or gone), and at most settleSeconds. No I/O:
+the scheduler is fed records as its pod watch would feed them."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import anyio
+
+from jobsched.core.convert import PodRecord
+from jobsched.runtime.metrics import Metrics
+from jobsched.runtime.scheduling.scheduler import Scheduler
+from jobsched.settings import SchedulingSettings, Settings
+
+
+def record(phase: str, node: str = "v1", **meta: Any) -> PodRecord:
+    obj = {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u1", **meta},
+        "spec": {"schedulerName": "jobsched", "nodeName": node, "containers": [{"name": "c"}]},
+        "status": {"phase": phase},
+    }
+    return PodRecord(obj, {})
+
+
+def scheduler(settle_s: float = 120.0) -> Scheduler:
+    settings = dataclasses.replace(Settings(), scheduling=SchedulingSettings(settle_s=settle_s))
+    s = Scheduler(None, settings, Metrics(), clock=time.time)  # type: ignore[arg-type]  # no I/O here
+    s.replace([])
+    s.pods_replaced([])
+    return s
+
+
+async def test_busy_from_a_slot_pods_binding_until_it_runs() -> None:
+    s = scheduler()
+    pod = record("Pending", node="").pod
+    t = s.queue.add(pod, ("virtual",), fire_at=time.time() - 1)
+    assert not s.busy()
+    s._bound(t)
+    assert s.busy()
+    s.pod_changed("MODIFIED", record("Pending"))  # bound, not started yet
+    assert s.busy()
+    s.pod_changed("MODIFIED", record("Running"))
+    assert not s.busy()
+
+
+async def test_a_pod_without_a_slot_does_not_hold_writes_and_a_deleted_one_settles() -> None:
+    s = scheduler()
+    plain = s.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=None)
+    s._bound(plain)
+    assert not s.busy()
+    slot = s.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=time.time())
+    s._bound(slot)
+    assert s.busy()
+    s.pod_changed("DELETED", record("Pending"))
+    assert not s.busy()
+
+
+async def test_a_pod_that_never_starts_holds_writes_at_most_settle_seconds() -> None:
+    s = scheduler(settle_s=0.2)
+    t = s.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=time.time())
+    s._bound(t)
+    assert s.busy()
+    await anyio.sleep(0.25)
+    assert not s.busy()
