@@ -240,15 +240,22 @@ class _Reader:
         }
 
     def read(self, text: str) -> Iterator[Any]:
-        """The documents of `text`, each as soon as it is complete."""
+        """The documents of `text`, each as soon as it is complete.
+
+        What a document that turns out unreadable had charged to the budget is given back: nothing
+        of it is used.
+        """
         events = cast(Generator[Event, None, None], yaml.parse(text, Loader=YAML_LOADER))
         handlers = self.handlers
         documents = self.stream.value
         given = 0
+        budget = self.budget
+        kept = (budget.nodes, budget.chars)
         try:
             for event in events:
                 if len(documents) > given:
                     given += 1
+                    kept = (budget.nodes, budget.chars)
                     yield documents[given - 1]
                 item = self.item
                 if item is not None and item.skip:
@@ -257,9 +264,14 @@ class _Reader:
                 handler = handlers.get(type(event))
                 if handler is not None:
                     handler(event)
+        except Unreadable:
+            budget.nodes, budget.chars = kept
+            raise
         except yaml.YAMLError as exc:
+            budget.nodes, budget.chars = kept
             raise Unreadable(Flaw((), f"invalid YAML: {clip(' '.join(str(exc).split()), 300)}")) from None
         except UnicodeError as exc:  # a lone surrogate in the text
+            budget.nodes, budget.chars = kept
             raise Unreadable(Flaw((), f"invalid YAML: {clip(str(exc), 200)}")) from None
         finally:
             events.close()  # disposes of the parser now, also when a flaw ended the reading

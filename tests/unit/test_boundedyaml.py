@@ -248,3 +248,12 @@ def test_on_any_text_it_reads_what_safe_load_reads_or_says_why_not(text: str) ->
         # Only what PyYAML lets through silently: a key given twice, or an alias to its own anchor.
         with pytest.raises(Unreadable, match=r"duplicate key|inside its own anchor"):
             load(text, Limits(10**6, 10**7, 1000), budget(10**6, 10**7))
+
+
+def test_an_unreadable_text_gives_back_what_it_charged() -> None:
+    shared = budget(nodes=100)
+    with pytest.raises(Unreadable):
+        load("a: [1, 2, 3]\nb: [unclosed\n", LIMITS, shared)
+    with pytest.raises(Unreadable):
+        load("a: [1, 2, 3]\na: 4\n", LIMITS, shared)
+    assert shared.nodes == 100
