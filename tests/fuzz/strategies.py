@@ -25,7 +25,8 @@ import yaml
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from jobsched.core.cronspec import MACROS, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_NODES
+from jobsched.core.cronlimits import MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_NODES
+from jobsched.core.cronspec import MACROS
 
 ZONES = sorted(available_timezones())
 PROFILE = os.environ.get("JOBSCHED_FUZZ_PROFILE", "ci")  # registered in conftest.py
@@ -451,10 +452,10 @@ def _too_deep(raw: dict[str, Any], draw: Any) -> str:
 
 
 def _recursive(raw: dict[str, Any], draw: Any) -> str:
-    keys, _ = _pod_spec_path(raw)
+    keys, path = _pod_spec_path(raw)
     spec = _at(raw, keys)
     spec["args"] = [spec]  # YAML writes it with an anchor and an alias to itself
-    return "template"
+    return f"{path}.args[0]"  # the alias, reported where it stands
 
 
 def _int_key(raw: dict[str, Any], draw: Any) -> str:
