@@ -162,7 +162,19 @@ class _Open:
 class _Item:
     """The list item being read: where it starts, what it spent, what is wrong with it."""
 
-    __slots__ = ("anchors", "base", "c0", "flaws", "more", "n0", "overrun", "path", "skip", "whole")
+    __slots__ = (
+        "anchors",
+        "base",
+        "c0",
+        "flaws",
+        "more",
+        "n0",
+        "overrun",
+        "path",
+        "refused_aliases",
+        "skip",
+        "whole",
+    )
 
     def __init__(self, base: int, path: tuple[Any, ...], n0: int, c0: int) -> None:
         self.base = base  # the stack's height while its parent list is on top
@@ -174,6 +186,7 @@ class _Item:
         self.skip = 0  # collections still open in the part being skipped
         self.whole = False  # skipping the whole item, not just one of its fields
         self.overrun = False  # a field was over the limits: later ones are dropped without a word
+        self.refused_aliases: set[str] = set()  # aliases of refused values, reported once each
         self.anchors: list[str] = []  # defined in it: unusable if it is refused
 
 
@@ -372,20 +385,30 @@ class _Reader:
 
     def _alias(self, event: AliasEvent) -> None:
         self._begin_item_if_due(self.stack[-1])
-        name = clip(event.anchor or "")
+        anchor = event.anchor or ""
         line = _line(event)
-        target = self.anchors.get(event.anchor or "")
+        target = self.anchors.get(anchor)
         if isinstance(target, _Anchor):
             if self._charge(target.nodes, target.chars, target.height):
                 self._attach(target.value, target.height, line)
             return
+        name = clip(anchor)
+        item = self.item
         if target is None:
-            why = f"invalid YAML: alias *{name} (line {line}) has no anchor &{name} before it"
+            self._flaw(
+                self._here(), f"invalid YAML: alias *{name} (line {line}) has no anchor &{name} before it"
+            )
         elif target is _OPEN:
-            why = f"alias *{name} (line {line}) is inside its own anchor: the value would be endless"
-        else:
-            why = f"alias *{name} (line {line}) names a value in a list item that was refused"
-        self._flaw(self._here(), why)
+            self._flaw(
+                self._here(),
+                f"alias *{name} (line {line}) is inside its own anchor: the value would be endless",
+            )
+        elif (
+            item is None or anchor not in item.refused_aliases
+        ):  # a refused value is often aliased many times
+            if item is not None:
+                item.refused_aliases.add(anchor)
+            self._flaw(self._here(), f"alias *{name} (line {line}) names a value that was refused")
         if self._charge(1, 0, 1):
             self._attach(None, 1, line)
 

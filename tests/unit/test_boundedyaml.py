@@ -59,7 +59,7 @@ def test_an_alias_is_charged_its_whole_size_before_it_is_used() -> None:
     assert "too large: more than 1,000 values" in got[2].flaws[0].message
     for item in got[3:]:
         assert isinstance(item, Refused)
-        assert "names a value in a list item that was refused" in item.flaws[0].message
+        assert "names a value that was refused" in item.flaws[0].message
 
 
 def test_a_bomb_in_a_field_refuses_that_item_at_that_field_and_no_other() -> None:
