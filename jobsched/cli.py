@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 
 def _dev_cluster(args: argparse.Namespace) -> int:
@@ -96,18 +97,24 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _next(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
     from jobsched import nextfire
 
-    after = datetime.fromisoformat(args.after) if args.after else None
-    return nextfire.main(args.files, args.count, after)
+    return nextfire.main(args.files, args.count, args.after)
 
 
 def _status(args: argparse.Namespace) -> int:
     from jobsched.runtime.cron_status import status_main
 
     return status_main(args.kubeconfig, args.namespace)
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """A usage error (a bad flag value, no files) prints one line saying what to fix, and exits 2."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"{parser.prog}: {message} (see --help)\n")
+
+    parser.error = error  # type: ignore[method-assign]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,14 +139,29 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="lint cron ConfigMap YAML files offline")
     val.add_argument("files", nargs="+")
     val.set_defaults(func=_validate)
+    _one_line_errors(val)
+
+    from jobsched.nextfire import MAX_COUNT, after_arg, count_arg
 
     nxt = sub.add_parser(
-        "next", help="print the next fire times of cron entries in files, in UTC and local time"
+        "next",
+        help="print the next fire times of cron entries in files, in UTC and local time",
+        description="Prints each entry's next fire times; problems in the files go to stderr, as "
+        "`jobsched validate` reports them, and make the exit status 1.",
     )
     nxt.add_argument("files", nargs="+")
-    nxt.add_argument("--count", type=int, default=5)
-    nxt.add_argument("--after", default=None, help="RFC 3339 start instant (default: now)")
+    nxt.add_argument(
+        "--count", type=count_arg, default=5, help=f"fire times per entry, 1 to {MAX_COUNT} (default 5)"
+    )
+    nxt.add_argument(
+        "--after",
+        type=after_arg,
+        default=None,
+        help="start instant, RFC 3339 such as 2026-03-08T00:00:00Z (default: now); a date, or a time "
+        "without offset, is read as UTC",
+    )
     nxt.set_defaults(func=_next)
+    _one_line_errors(nxt)
 
     status = sub.add_parser(
         "status", help="show each cron entry's last schedule, last success and active runs"
@@ -168,7 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command in ("validate", "next"):
+        print(
+            f"jobsched {args.command}: unknown arguments {' '.join(unknown)[:200]} (see --help)",
+            file=sys.stderr,
+        )
+        return 2
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     code: int = args.func(args)
     return code
 
