@@ -520,7 +520,8 @@ class _Reader:
         root = self.stack[item.base]
         if not item.overrun:
             item.overrun = True
-            self._add_flaw(item, Flaw((*root.path, root.child()), why))
+            on_key = root.is_map and root.key is _AWAIT
+            self._add_flaw(item, Flaw(item.path if on_key else (*root.path, root.child()), why))
         # Uncount the field, as if it were None: what is left of the item gets its own chance.
         if level == 1:
             self.nodes -= nodes
@@ -534,12 +535,20 @@ class _Reader:
         del self.stack[item.base + 1 :]
         item.skip = len(inside) + (1 if opening else 0)
         if not item.skip:
-            self._attach(None, 1, 0)
+            self._drop_field()
 
     def _skipped(self, item: _Item) -> None:
         """The part of an item being skipped has ended."""
         if item.whole:
             self._finish_item(None)
+        else:
+            self._drop_field()
+
+    def _drop_field(self) -> None:
+        """Stands in for a skipped field: None as its value; a skipped key drops its value too."""
+        root = self.stack[-1]
+        if root.is_map and root.key is _AWAIT:
+            root.key = _NO_KEY
         else:
             self._attach(None, 1, 0)
 

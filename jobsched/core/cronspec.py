@@ -467,7 +467,7 @@ def _parse_text(
         path = field_path(key_path, (*list_path, index))
         ctx = _EntryContext(report, namespace, configmap, scheduler_name, path, f"#{index}")
         if isinstance(raw, boundedyaml.Refused):
-            _report_refused(ctx, raw, key_path)
+            _report_refused(ctx, raw, key_path, (*list_path, index, "name"))
             continue
         entry = _parse_entry(raw, ctx)
         if entry is not None:
@@ -486,10 +486,13 @@ def field_path(prefix: str, path: tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
-def _report_refused(ctx: _EntryContext, refused: boundedyaml.Refused, key_path: str) -> None:
-    """Reports an entry the YAML loader refused (over budget, duplicate keys, bad aliases...)."""
+def _report_refused(
+    ctx: _EntryContext, refused: boundedyaml.Refused, key_path: str, name_path: tuple[Any, ...]
+) -> None:
+    """Reports an entry the YAML loader refused (over budget, duplicate keys, bad aliases...), by its
+    name if it has a good one (not itself the flaw)."""
     name = refused.value.get("name") if isinstance(refused.value, dict) else None
-    name_flawed = any(len(f.path) > 0 and f.path[-1] == "name" for f in refused.flaws)
+    name_flawed = any(f.path == name_path for f in refused.flaws)
     if isinstance(name, str) and len(name) <= MAX_LABEL and DNS_LABEL.match(name) and not name_flawed:
         ctx.label = name
     for flaw in refused.flaws:

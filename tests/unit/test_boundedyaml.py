@@ -257,3 +257,11 @@ def test_an_unreadable_text_gives_back_what_it_charged() -> None:
     with pytest.raises(Unreadable):
         load("a: [1, 2, 3]\na: 4\n", LIMITS, shared)
     assert shared.nodes == 100
+
+
+def test_an_item_over_the_budget_at_a_key_is_refused_at_the_item_and_keeps_no_key() -> None:
+    shared = budget(nodes=6)
+    (item,) = load("- {name: n, schedule: s, template: {spec: 1}, more: 2}\n", LIMITS, shared, ITEMS)
+    assert isinstance(item, Refused)
+    assert [f.path for f in item.flaws] == [(0,)]
+    assert item.value == {"name": "n", "schedule": "s"}
