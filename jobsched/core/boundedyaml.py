@@ -44,10 +44,28 @@ _STR: Final = _PREFIX + "str"
 _MAP: Final = _PREFIX + "map"
 _SEQ: Final = _PREFIX + "seq"
 _MERGE: Final = _PREFIX + "merge"
+_NULL: Final = _PREFIX + "null"
+_INT: Final = _PREFIX + "int"
 _VALUE: Final = _PREFIX + "value"
 _NOT_JSON: Final = frozenset({_PREFIX + "set", _PREFIX + "omap", _PREFIX + "pairs"})
 # Untyped in the stubs: (node class, text, implicit flags) -> tag.
 _RESOLVE: Final[Callable[[Any, str, Any], str]] = yaml.resolver.Resolver().resolve
+_RESOLVED: Final[dict[tuple[str, Any], str]] = {}  # short plain scalars recur: keys, small values
+
+
+def _resolve(text: str, implicit: Any) -> str:
+    """The tag of an untagged scalar, as PyYAML's resolver gives it."""
+    if len(text) > 32:
+        return _RESOLVE(yaml.ScalarNode, text, implicit)
+    key = (text, implicit)
+    tag = _RESOLVED.get(key)
+    if tag is None:
+        if len(_RESOLVED) > 4096:
+            _RESOLVED.clear()
+        tag = _RESOLVED[key] = _RESOLVE(yaml.ScalarNode, text, implicit)
+    return tag
+
+
 _CONSTRUCTOR: Final = yaml.constructor.SafeConstructor()
 _CLIP: Final = 60  # characters of a key or an anchor name quoted in a message
 _MAX_INT_CHARS: Final = 4300  # Python's default limit on converting decimal text to int
@@ -61,6 +79,7 @@ class Limits:
     nodes: int  # scalars, lists, mappings and keys
     chars: int  # characters of all scalars
     depth: int  # levels below an item's own fields (a field's value is level 0)
+    floor: int = 0  # what an accepted item costs the budget at least, however small
 
 
 @dataclass(slots=True)
@@ -313,14 +332,25 @@ class _Reader:
 
     def _scalar(self, event: ScalarEvent) -> None:
         parent = self.stack[-1]
-        self._begin_item_if_due(parent)
+        if parent.items and self.item is None:
+            self._begin_item(parent)
         text = event.value
         tag = event.tag
         if tag is None or tag == "!":
-            tag = _RESOLVE(yaml.ScalarNode, text, event.implicit)
+            tag = _resolve(text, event.implicit)
         value: Any
         if tag == _STR:
             value = text
+        elif tag == _NULL:
+            value = None
+        elif (
+            tag == _INT
+            and len(text) < 19
+            and text.isascii()
+            and text.isdigit()
+            and (len(text) == 1 or text[0] != "0")
+        ):
+            value = int(text)  # plain decimal: what construct_yaml_int would do, quicker
         elif parent.key is _AWAIT and parent.is_map and tag in (_MERGE, _VALUE):
             value = _MERGE_KEY if tag == _MERGE else text  # PyYAML reads a "=" key as a string
         else:
@@ -328,10 +358,10 @@ class _Reader:
         if not self._charge(1, len(text), 1):
             self._forget(event.anchor)
             return
-        line = _line(event)
         if event.anchor is not None:
+            line = _line(event)
             self._name(event.anchor, _Anchor(value, 1, len(text), 1, line), line)
-        self._attach(value, 1, line)
+        self._attach(value, 1, event)
 
     def _construct(self, tag: str, event: ScalarEvent) -> Any:
         line = _line(event)
@@ -343,7 +373,7 @@ class _Reader:
         try:
             return build(_CONSTRUCTOR, node)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            if tag == _PREFIX + "int" and len(event.value) > _MAX_INT_CHARS:
+            if tag == _INT and len(event.value) > _MAX_INT_CHARS:
                 why = f"a number of {len(event.value):,} digits, too long to read"
             else:
                 why = clip(" ".join(str(exc).split("\n")[0].split()), 200)
@@ -419,7 +449,8 @@ class _Reader:
         parent = self.stack[-1]
         return () if parent is self.stream else (*parent.path, parent.child())
 
-    def _attach(self, value: Any, height: int, line: int) -> None:
+    def _attach(self, value: Any, height: int, where: Event | int) -> None:
+        """Adds a finished value to its parent; `where` (an event or a line) says where a key was."""
         parent = self.stack[-1]
         if parent.height <= height:
             parent.height = height + 1
@@ -429,11 +460,11 @@ class _Reader:
         elif not parent.is_map:
             parent.value.append(value)
         elif parent.key is _AWAIT:
-            parent.key = self._key(parent, value, line)
+            parent.key = self._key(parent, value, where if isinstance(where, int) else _line(where))
         else:
             key, parent.key = parent.key, _AWAIT
             if key is _MERGE_KEY:
-                self._merge(parent, value, line)
+                self._merge(parent, value, where if isinstance(where, int) else _line(where))
             elif key is not _NO_KEY:
                 parent.value[key] = value
 
@@ -463,8 +494,11 @@ class _Reader:
 
     def _begin_item_if_due(self, parent: _Open) -> None:
         if parent.items and self.item is None:
-            path = () if parent is self.stream else (*parent.path, len(parent.value))
-            self.item = _Item(len(self.stack), path, self.nodes, self.chars)
+            self._begin_item(parent)
+
+    def _begin_item(self, parent: _Open) -> None:
+        path = () if parent is self.stream else (*parent.path, len(parent.value))
+        self.item = _Item(len(self.stack), path, self.nodes, self.chars)
 
     def _charge(self, nodes: int, chars: int, height: int, opening: bool = False) -> bool:
         """Counts a node about to be added; False when that refused the item being read."""
@@ -564,7 +598,7 @@ class _Reader:
                 item.flaws.append(Flaw(item.path, f"and {item.more:,} more problems in this item"))
             parent.value.append(Refused(tuple(item.flaws), None if item.whole else value))
             return
-        self.budget.nodes -= self.nodes - item.n0
+        self.budget.nodes -= max(self.nodes - item.n0, self.limits.floor)
         self.budget.chars -= self.chars - item.c0
         parent.value.append(value)
 

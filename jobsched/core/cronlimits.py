@@ -55,9 +55,12 @@ MAX_CONFIGMAP_CHARS: Final = 8 * MAX_CONFIGMAP_BYTES
 # A pod template: a real one holds a few hundred values, 12 levels deep.
 MAX_TEMPLATE_NODES: Final = 20_000
 MAX_TEMPLATE_DEPTH: Final = 100
-# One entry: its template plus its own fields; and no more text than a ConfigMap may hold.
+# One entry: its template plus its own fields; and no more text than a ConfigMap may hold. An entry
+# costs the ConfigMap's budget at least 20 values (its record, frozen template and bookkeeping weigh
+# about that), so a ConfigMap holds at most 26,214 entries: 1 MiB of the smallest valid entries that
+# share a template is about 21,000.
 ENTRY_LIMITS: Final = Limits(
-    nodes=MAX_TEMPLATE_NODES + 1_000, chars=MAX_CONFIGMAP_BYTES, depth=MAX_TEMPLATE_DEPTH
+    nodes=MAX_TEMPLATE_NODES + 1_000, chars=MAX_CONFIGMAP_BYTES, depth=MAX_TEMPLATE_DEPTH, floor=20
 )
 # Every minute, hour and day listed one by one is about 360 characters.
 MAX_SCHEDULE_CHARS: Final = 1024

@@ -275,6 +275,10 @@ class _Report:
         self.problems: list[Problem] = []
         self.omitted = 0
 
+    @property
+    def full(self) -> bool:
+        return len(self.problems) >= MAX_PROBLEMS
+
     def add(self, entry: str | None, path: str, message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(Problem(self.configmap, entry, path, message))
@@ -318,7 +322,7 @@ def configmap_ref(obj: Mapping[str, Any]) -> tuple[str, str]:
 
 def configmap_label(namespace: str, name: str) -> str:
     """ "namespace/name" as problems name a ConfigMap: in full when valid, cut short when absurdly long."""
-    return f"{boundedyaml.clip(namespace)}/{boundedyaml.clip(name, MAX_OBJECT_NAME)}"
+    return f"{boundedyaml.clip(namespace, MAX_LABEL)}/{boundedyaml.clip(name, MAX_OBJECT_NAME)}"
 
 
 def parse_configmap(
@@ -463,9 +467,12 @@ def _parse_text(
     if not isinstance(doc, list):
         report.add(None, field_path(key_path, list_path) or where, "must be a list of entries")
         return
+    base = field_path(key_path, list_path)
     for index, raw in enumerate(doc):
-        path = field_path(key_path, (*list_path, index))
-        ctx = _EntryContext(report, namespace, configmap, scheduler_name, path, f"#{index}")
+        if isinstance(raw, boundedyaml.Refused) and report.full:
+            report.omitted += len(raw.flaws)  # only counted: no need to write them out
+            continue
+        ctx = _EntryContext(report, namespace, configmap, scheduler_name, f"{base}[{index}]", f"#{index}")
         if isinstance(raw, boundedyaml.Refused):
             _report_refused(ctx, raw, key_path, (*list_path, index, "name"))
             continue
