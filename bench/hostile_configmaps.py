@@ -139,6 +139,12 @@ def huge_integers() -> dict[str, Any]:
     return configmap({"crons.yaml": fill("entries:\n", lambda i: item.replace("{i}", str(i)))})
 
 
+def unreadable_integers() -> dict[str, Any]:
+    """Entries whose priority has 5,000 digits, more than Python converts: the issue's traceback."""
+    item = f"- {{name: e{{i}}, schedule: '@daily', priority: {'7' * 5000}, template: {TEMPLATE}}}\n"
+    return configmap({"crons.yaml": fill("entries:\n", lambda i: item.replace("{i}", str(i)))})
+
+
 def long_strings() -> dict[str, Any]:
     """Strings as long as 1 MiB allows, where messages quote them: name, timeZone and an unknown key."""
     third = (ROOM - 400) // 3
@@ -190,6 +196,7 @@ CATEGORIES: Final[list[tuple[str, str, Callable[[], dict[str, Any]]]]] = [
     ("dup-keys", "one entry repeating one key for 1 MiB", duplicate_keys),
     ("dup-key-each", "every entry gives its schedule twice", duplicate_key_per_entry),
     ("huge-ints", "4,300-digit integers in every entry", huge_integers),
+    ("int-5000", "5,000-digit integers in every entry", unreadable_integers),
     ("long-strings", "350 KB name, timeZone and field name", long_strings),
     ("many-keys", "thousands of data keys, each a 10,000-value alias bomb", many_keys_with_bombs),
     ("many-problems", "every entry wrong (a problem each)", many_problems),
