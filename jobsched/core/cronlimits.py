@@ -132,8 +132,8 @@ class _Quoted(reprlib.Repr):
         return self.repr_dict(dict(value), level)
 
     def repr_int(self, value: int, level: int) -> str:
-        digits = value.bit_length() * 0.302  # log10(2): no need to print 4,300 digits to count them
-        return repr(value) if digits < self.maxlong else f"<a number of about {int(digits) + 1:,} digits>"
+        digits = round(value.bit_length() * 0.30103)  # log10(2): no need to print 4,300 digits to count them
+        return repr(value) if digits < self.maxlong else f"<a number of about {digits:,} digits>"
 
 
 _QUOTED: Final = _Quoted()
