@@ -474,13 +474,15 @@ class _Reader:
         except TypeError:
             self._flaw(parent.path, f"invalid YAML: the key at line {line} is a list or mapping, not a value")
             return _NO_KEY
-        if first is not None:
+        if first is None:
+            parent.lines[key] = line
+        elif first:  # 0 once reported: a key repeated many times is one problem
             self._flaw(
                 (*parent.path, "<<" if key is _MERGE_KEY else key),
                 f"duplicate key {show_key(key)} (lines {first} and {line}): YAML keeps only the last; "
                 "remove one",
             )
-        parent.lines[key] = line
+            parent.lines[key] = 0
         return key
 
     def _merge(self, parent: _Open, value: Any, line: int) -> None:

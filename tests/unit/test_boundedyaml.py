@@ -187,12 +187,21 @@ def test_anchors_in_a_refused_item_cannot_be_used_by_later_ones() -> None:
     assert "refused" in second.flaws[0].message
 
 
-def test_flaws_per_item_are_capped_and_counted() -> None:
+def test_a_key_repeated_many_times_is_one_flaw() -> None:
     keys = ", ".join(f"k: {i}" for i in range(30))
     (item,) = load("- {" + keys + "}\n", LIMITS, budget(), ITEMS)
     assert isinstance(item, Refused)
+    assert [f.message for f in item.flaws] == [
+        "duplicate key 'k' (lines 1 and 1): YAML keeps only the last; remove one"
+    ]
+
+
+def test_flaws_per_item_are_capped_and_counted() -> None:
+    keys = ", ".join(f"k{i}: 1, k{i}: 2" for i in range(30))
+    (item,) = load("- {" + keys + "}\n", LIMITS, budget(), ITEMS)
+    assert isinstance(item, Refused)
     assert len(item.flaws) == 11
-    assert item.flaws[-1].message == "and 19 more problems in this item"
+    assert item.flaws[-1].message == "and 20 more problems in this item"
 
 
 def test_load_all_gives_each_document_then_the_syntax_error() -> None:
