@@ -10,6 +10,7 @@ The YAML is read by boundedyaml within the limits of cronlimits; templates are c
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -120,11 +121,10 @@ class CronEntry:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A MappingProxyType does not pickle: the template travels as plain data and is frozen again,
-        # so that entries parsed in a worker process can come back to the engine.
-        plain = (self.namespace, self.configmap, self.name, self.schedule, self.time_zone, self.suspend)
-        more = (self.concurrency_policy, self.starting_deadline_seconds, self.successful_history)
-        rest = (self.failed_history, self.domains, self.priority, self.kind, thaw(self.template))
-        return (CronEntry, plain + more + rest)
+        # so that entries parsed in a worker process can come back to the engine. Every init field,
+        # in order, so that a field added later travels too.
+        values = [getattr(self, f.name) for f in dataclasses.fields(self) if f.init]
+        return (CronEntry, tuple(thaw(v) if isinstance(v, MappingProxyType) else v for v in values))
 
     @property
     def key(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -635,6 +636,20 @@ def test_problems_are_capped_per_configmap() -> None:
     assert entries == []
     assert len(problems) == MAX_PROBLEMS + 1
     assert problems[-1].message.startswith("200 more problems, not listed")
+
+
+def test_an_entry_pickles_with_every_field() -> None:
+    values = {
+        f.name: getattr(CronEntry("n", "c", "e", "@daily"), f.name)
+        for f in dataclasses.fields(CronEntry)
+        if f.init
+    }
+    values.update(time_zone="Europe/Berlin", suspend=True, starting_deadline_seconds=5, domains=("a",))
+    values.update(priority=3, kind="Job", template={"spec": {"template": POD_TEMPLATE}})
+    entry = CronEntry(**values)
+    again = pickle.loads(pickle.dumps(entry))
+    assert again == entry
+    assert all(getattr(again, f.name) == getattr(entry, f.name) for f in dataclasses.fields(CronEntry))
 
 
 def test_parse_results_pickle_for_a_worker_process() -> None:
