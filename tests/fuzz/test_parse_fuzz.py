@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import yaml
-from hypothesis import Phase, example, given
+from hypothesis import Phase, assume, example, given
 from hypothesis import strategies as st
 
 from jobsched.core.cronlimits import (
@@ -288,6 +288,8 @@ def test_every_derived_name_of_an_accepted_entry_is_valid(
 def test_an_alias_graph_costs_what_it_expands_to(graph: list[Any], field: str, data: st.DataObject) -> None:
     """A DAG of aliases in any field: reported at that field when it is wrong or too large, and
     accepted in the template when it is plain JSON within limits; the entries around it never change."""
+    # A list of strings is a valid domain chain: only nested lists are wrong there.
+    assume(field != "domains" or any(isinstance(v, list) for v in graph))
     first = data.draw(good_entries("first", "batch"))
     last = data.draw(good_entries("last", "batch"))
     middle = data.draw(good_entries("middle", "batch"))
