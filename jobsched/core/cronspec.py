@@ -121,10 +121,11 @@ class CronEntry:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A MappingProxyType does not pickle: the template travels as plain data and is frozen again,
-        # so that entries parsed in a worker process can come back to the engine. Every init field,
-        # in order, so that a field added later travels too.
-        values = [getattr(self, f.name) for f in dataclasses.fields(self) if f.init]
-        return (CronEntry, tuple(thaw(v) if isinstance(v, MappingProxyType) else v for v in values))
+        # so that entries parsed in a worker process can come back to the engine. Every field goes,
+        # the hash included, so that the receiving side (the event loop) does not compute it again.
+        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        state["template"] = thaw(self.template)
+        return (_unpickle_entry, (state,))
 
     @property
     def key(self) -> str:
@@ -134,6 +135,14 @@ class CronEntry:
     @property
     def zone(self) -> ZoneInfo:
         return load_zone(self.time_zone)
+
+
+def _unpickle_entry(state: dict[str, Any]) -> CronEntry:
+    """A pickled CronEntry as it was: its template frozen again, its hash as computed when it was made."""
+    entry = object.__new__(CronEntry)
+    for name, value in state.items():
+        object.__setattr__(entry, name, freeze(value) if name == "template" else value)
+    return entry
 
 
 def _hash_entry(entry: CronEntry) -> str:

@@ -13,6 +13,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobsched.core import cronspec
 from jobsched.core.cronlimits import MAX_CONFIGMAP_BYTES, MAX_DEADLINE_SECONDS, MAX_PROBLEMS
 from jobsched.core.cronslots import due_slot
 from jobsched.core.cronspec import (
@@ -638,7 +639,7 @@ def test_problems_are_capped_per_configmap() -> None:
     assert problems[-1].message.startswith("200 more problems, not listed")
 
 
-def test_an_entry_pickles_with_every_field() -> None:
+def test_an_entry_pickles_with_every_field_and_is_not_hashed_again(monkeypatch: pytest.MonkeyPatch) -> None:
     values = {
         f.name: getattr(CronEntry("n", "c", "e", "@daily"), f.name)
         for f in dataclasses.fields(CronEntry)
@@ -647,7 +648,9 @@ def test_an_entry_pickles_with_every_field() -> None:
     values.update(time_zone="Europe/Berlin", suspend=True, starting_deadline_seconds=5, domains=("a",))
     values.update(priority=3, kind="Job", template={"spec": {"template": POD_TEMPLATE}})
     entry = CronEntry(**values)
-    again = pickle.loads(pickle.dumps(entry))
+    pickled = pickle.dumps(entry)
+    monkeypatch.setattr(cronspec, "_hash_entry", lambda entry: pytest.fail("hashed again"))
+    again = pickle.loads(pickled)
     assert again == entry
     assert all(getattr(again, f.name) == getattr(entry, f.name) for f in dataclasses.fields(CronEntry))
 
