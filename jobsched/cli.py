@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from jobsched import __version__
 
@@ -138,12 +139,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _next(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
     from jobsched import nextfire
 
-    after = datetime.fromisoformat(args.after) if args.after else None
-    return nextfire.main(args.files, args.count, after)
+    return nextfire.main(args.files, args.count, args.after)
 
 
 def _optin(args: argparse.Namespace) -> int:
@@ -168,8 +166,16 @@ def _status(args: argparse.Namespace) -> int:
     return status_main(args.kubeconfig, args.namespace)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A usage error (a bad flag value, a missing argument, an unknown flag) prints one line saying what
+    to fix and exits 2, for every subcommand."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jobsched", description=__doc__)
+    parser = _Parser(prog="jobsched", description=__doc__)
     parser.add_argument("--version", action="version", version=f"jobsched {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -192,12 +198,25 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("files", nargs="+")
     val.set_defaults(func=_validate)
 
+    from jobsched.nextfire import MAX_COUNT, after_arg, count_arg
+
     nxt = sub.add_parser(
-        "next", help="print the next fire times of cron entries in files, in UTC and local time"
+        "next",
+        help="print the next fire times of cron entries in files, in UTC and local time",
+        description="Prints each entry's next fire times; problems in the files go to stderr, as "
+        "`jobsched validate` reports them, and make the exit status 1.",
     )
     nxt.add_argument("files", nargs="+")
-    nxt.add_argument("--count", type=int, default=5)
-    nxt.add_argument("--after", default=None, help="RFC 3339 start instant (default: now)")
+    nxt.add_argument(
+        "--count", type=count_arg, default=5, help=f"fire times per entry, 1 to {MAX_COUNT} (default 5)"
+    )
+    nxt.add_argument(
+        "--after",
+        type=after_arg,
+        default=None,
+        help="start instant, RFC 3339 such as 2026-03-08T00:00:00Z (default: now); a date, or a time "
+        "without offset, is read as UTC",
+    )
     nxt.set_defaults(func=_next)
 
     conv = sub.add_parser(

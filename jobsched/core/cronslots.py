@@ -182,7 +182,8 @@ def due_slot(
         return DueDecision(None, None, 0, False, False, following)
     missed, capped = _count_missed(entry, since, latest)
     deadline = entry.starting_deadline_seconds
-    too_late = deadline is not None and latest + timedelta(seconds=deadline) < now
+    # `now - latest`, not `latest + deadline`: a difference of two instants never leaves the calendar.
+    too_late = deadline is not None and now - latest > timedelta(seconds=deadline)
     fire = None if too_late or entry.suspend else latest
     return DueDecision(fire, latest, missed, capped, too_late, following)
 

@@ -5,14 +5,15 @@ This module turns one such ConfigMap, as raw Kubernetes JSON, into frozen `CronE
 list of `Problem`s. A bad entry, or a bad data key, never hides the good ones: parsing always returns
 both, so one typo cannot silence every other cron in the ConfigMap. An entry with any problem is
 dropped as a whole (like the API server rejecting an invalid object) rather than run half-understood.
+The YAML is read by boundedyaml within the limits of cronlimits; templates are checked by crontemplate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
-import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,13 +22,34 @@ from types import MappingProxyType
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from jobsched import SCHEDULER_NAME
+from jobsched.core import boundedyaml
+from jobsched.core.boundedyaml import YAML_LOADER as YAML_LOADER
+from jobsched.core.cronlimits import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    ENTRY_LIMITS,
+    INT32_MAX,
+    MAX_CONFIGMAP_BYTES,
+    MAX_CONFIGMAP_NAME,
+    MAX_DEADLINE_SECONDS,
+    MAX_DOMAINS,
+    MAX_LABEL,
+    MAX_OBJECT_NAME,
+    MAX_PROBLEMS,
+    MAX_SCHEDULE_CHARS,
+    PRIORITY_RANGE,
+    configmap_budget,
+    configmap_key_error,
+    data_bytes,
+    show,
+    show_all,
+)
+from jobsched.core.crontemplate import check_template
+from jobsched.core.vocabulary import STATUS_SUFFIX
 
-# The C loader when PyYAML was built with libyaml: the same safe subset, several times faster.
-YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DATA_KEY_SUFFIX: Final = ".yaml"
 DEFAULT_NAMESPACE: Final = "default"  # as kubectl assumes for a file without metadata.namespace
 UNNAMED: Final = "<unnamed>"
@@ -39,7 +61,6 @@ JOBSCHED_DIALECT: Final = "jobsched"
 BATCH_V1_DIALECT: Final = "batch/v1"
 DIALECTS: Final = (JOBSCHED_DIALECT, BATCH_V1_DIALECT)
 KINDS: Final = ("Pod", "Job")
-RESTART_POLICIES: Final = ("Never", "OnFailure")
 
 # The descriptors batch/v1 accepts, as 5-field expressions (robfig/cron's table).
 MACROS: Final[Mapping[str, str]] = MappingProxyType(
@@ -54,18 +75,14 @@ MACROS: Final[Mapping[str, str]] = MappingProxyType(
     }
 )
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_FIELD_CHARS = re.compile(r"^[0-9A-Za-z*?,/-]+$")
+_FIELD_CHARS = re.compile(r"^[0-9A-Za-z*?,/-]+\Z")
 _MONTH_NAMES = frozenset(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])
 _DAY_NAMES = frozenset(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])
 _FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
 # Same pattern batch/v1 validates timeZone parts with.
-_ZONE_PART = re.compile(r"^[A-Za-z.\-_0-9+]{1,14}$")
-# Bounds the work a YAML alias bomb can cause when a template is copied.
-MAX_TEMPLATE_NODES: Final = 20_000
-# Bounds the recursion in checking, freezing and hashing a template (a pod spec needs about 12).
-MAX_TEMPLATE_DEPTH: Final = 100
+_ZONE_PART = re.compile(r"^[A-Za-z.\-_0-9+]{1,14}\Z")
+# Where entry lists sit in a data key's document: the document itself, or its `entries`.
+_ENTRY_LISTS: Final = ((), ("entries",))
 
 
 class CronSpecError(ValueError):
@@ -110,6 +127,14 @@ class CronEntry:
         object.__setattr__(self, "template", freeze(self.template))
         object.__setattr__(self, "spec_hash", _hash_entry(self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A MappingProxyType does not pickle: the template travels as plain data and is frozen again,
+        # so that entries parsed in a worker process can come back to the engine. Every field goes,
+        # the hash included, so that the receiving side (the event loop) does not compute it again.
+        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        state["template"] = thaw(self.template)
+        return (_unpickle_entry, (state,))
+
     @property
     def key(self) -> str:
         """Stable identity across updates: "namespace/configmap/name"."""
@@ -118,6 +143,14 @@ class CronEntry:
     @property
     def zone(self) -> ZoneInfo:
         return load_zone(self.time_zone)
+
+
+def _unpickle_entry(state: dict[str, Any]) -> CronEntry:
+    """A pickled CronEntry as it was: its template frozen again, its hash as computed when it was made."""
+    entry = object.__new__(CronEntry)
+    for name, value in state.items():
+        object.__setattr__(entry, name, freeze(value) if name == "template" else value)
+    return entry
 
 
 def _hash_entry(entry: CronEntry) -> str:
@@ -185,7 +218,7 @@ def normalize_schedule(schedule: str) -> str:
         if macro.startswith("@every"):
             raise CronSpecError("@every is not supported; write the interval as a 5-field schedule")
         if macro not in MACROS:
-            raise CronSpecError(f"unknown descriptor {text!r}; use one of {', '.join(MACROS)}")
+            raise CronSpecError(f"unknown descriptor {show(text)}; use one of {', '.join(MACROS)}")
         return MACROS[macro]
     fields = text.split()
     if len(fields) == 6:
@@ -203,21 +236,21 @@ def normalize_schedule(schedule: str) -> str:
     except CroniterBadDateError:
         raise CronSpecError("never fires: no date matches this schedule") from None
     except (CroniterError, ValueError, KeyError, IndexError) as exc:
-        raise CronSpecError(f"invalid schedule: {exc}") from None
+        raise CronSpecError(f"invalid schedule: {boundedyaml.clip(str(exc), 200)}") from None
     return expr
 
 
 def _check_field(index: int, part: str) -> None:
     what = _FIELD_NAMES[index]
     if not _FIELD_CHARS.match(part):
-        raise CronSpecError(f"{what} field {part!r} has characters outside 0-9 a-z * ? , - /")
+        raise CronSpecError(f"{what} field {show(part)} has characters outside 0-9 a-z * ? , - /")
     names = _MONTH_NAMES if index == 3 else _DAY_NAMES if index == 4 else frozenset()
     for token in re.split(r"[,/-]", part):
         if token.isalpha():
             if token.lower() not in names:
-                raise CronSpecError(f"{what} field {part!r}: {token!r} is not supported here")
+                raise CronSpecError(f"{what} field {show(part)}: {show(token)} is not supported here")
         elif not token.isdigit() and token not in ("*", "?"):
-            raise CronSpecError(f"{what} field {part!r} is malformed")
+            raise CronSpecError(f"{what} field {show(part)} is malformed")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -227,27 +260,44 @@ def load_zone(name: str) -> ZoneInfo:
         raise CronSpecError("must be a non-empty IANA time zone name, or omitted for UTC")
     if name == "Local":
         raise CronSpecError("'Local' depends on the machine; name an IANA zone such as Europe/Berlin")
-    for part in name.split("/"):
-        if part in (".", "..") or part.startswith("-") or not _ZONE_PART.match(part):
-            raise CronSpecError(f"{name!r} is not a valid IANA time zone name")
+    # IANA names are a few dozen characters; a longer one only costs a failed file lookup.
+    if len(name) > 255 or any(
+        part in (".", "..") or part.startswith("-") or not _ZONE_PART.match(part) for part in name.split("/")
+    ):
+        raise CronSpecError(f"{show(name)} is not a valid IANA time zone name")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise CronSpecError(f"unknown time zone {name!r}") from None
+        raise CronSpecError(f"unknown time zone {show(name)}") from None
 
 
 # --- parsing ---------------------------------------------------------------------------------------
 
 
 class _Report:
-    """Collects the problems of one ConfigMap; `entry`/`prefix` say where the next ones belong."""
+    """Collects the problems of one ConfigMap, the first MAX_PROBLEMS of them; the rest are counted."""
 
     def __init__(self, configmap: str) -> None:
         self.configmap = configmap
         self.problems: list[Problem] = []
+        self.omitted = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.problems) >= MAX_PROBLEMS
 
     def add(self, entry: str | None, path: str, message: str) -> None:
-        self.problems.append(Problem(self.configmap, entry, path, message))
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(self.configmap, entry, path, message))
+        else:
+            self.omitted += 1
+
+    def finish(self, where: str) -> list[Problem]:
+        if self.omitted:
+            message = f"{self.omitted:,} more problems, not listed: only the first {MAX_PROBLEMS:,} are"
+            self.problems.append(Problem(self.configmap, None, where, message))
+            self.omitted = 0
+        return self.problems
 
 
 @dataclass
@@ -277,6 +327,11 @@ def configmap_ref(obj: Mapping[str, Any]) -> tuple[str, str]:
     )
 
 
+def configmap_label(namespace: str, name: str) -> str:
+    """ "namespace/name" as problems name a ConfigMap: in full when valid, cut short when absurdly long."""
+    return f"{boundedyaml.clip(namespace, MAX_LABEL)}/{boundedyaml.clip(name, MAX_OBJECT_NAME)}"
+
+
 def parse_configmap(
     obj: Mapping[str, Any], scheduler_name: str = SCHEDULER_NAME
 ) -> tuple[list[CronEntry], list[Problem]]:
@@ -284,30 +339,47 @@ def parse_configmap(
 
     Keys ending in ``.yaml`` are read in sorted order. A name used twice keeps its first entry (by
     key order, then position) and reports each later one, so which one runs never depends on luck.
+    Whatever `obj` holds, the work is bounded (jobsched.core.cronlimits) and so is every message;
+    the result holds only plain data, so it can come back from a worker process.
     """
     namespace, name = configmap_ref(obj)
-    report = _Report(f"{namespace}/{name}")
-    if name == UNNAMED:
-        report.add(None, "metadata.name", "a ConfigMap needs a name")
+    report = _Report(configmap_label(namespace, name))
+    runnable = _check_names(obj, namespace, name, report)
     data = obj.get("data") if isinstance(obj, Mapping) else None
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         report.add(None, "data", "must be a mapping of key to text")
         data = {}
+    binary = obj.get("binaryData") if isinstance(obj, Mapping) else None
+    size = data_bytes(data, binary)
+    if size > MAX_CONFIGMAP_BYTES:
+        # The apiserver refuses it; reading it all would only cost time. Only `validate` gets here.
+        report.add(
+            None,
+            "data",
+            f"holds {size:,} bytes; the apiserver refuses a ConfigMap whose data and binaryData values "
+            f"hold more than {MAX_CONFIGMAP_BYTES:,} bytes (1 MiB): split it",
+        )
+        return [], report.finish("data")
     entries: list[CronEntry] = []
     seen: dict[str, str] = {}
+    budget = configmap_budget()
     for key in sorted(data, key=str):
         text = data[key]
-        key_path = f"data[{key}]"
-        if not isinstance(key, str) or not key.endswith(DATA_KEY_SUFFIX):
-            if isinstance(key, str) and key.endswith(".yml"):
+        key_path = f"data[{boundedyaml.clip(str(key))}]"
+        key_error = configmap_key_error(key)
+        if key_error is not None:
+            report.add(None, key_path, f"the key {key_error}")
+            continue
+        if not key.endswith(DATA_KEY_SUFFIX):
+            if key.endswith(".yml"):
                 report.add(None, key_path, "ignored: only keys ending in .yaml hold cron entries")
             continue
         if not isinstance(text, str):
             report.add(None, key_path, "must be a string holding YAML")
             continue
-        for path, entry in _parse_text(text, namespace, name, scheduler_name, report, key_path + "."):
+        for path, entry in _parse_text(text, namespace, name, scheduler_name, report, key_path, budget):
             if entry.name in seen:
                 report.add(
                     entry.name,
@@ -317,7 +389,40 @@ def parse_configmap(
                 continue
             seen[entry.name] = path
             entries.append(entry)
-    return entries, report.problems
+    return (entries if runnable else []), report.finish("data")
+
+
+def _check_names(obj: Mapping[str, Any], namespace: str, name: str, report: _Report) -> bool:
+    """Reports a name or namespace the apiserver or the status ConfigMap could not hold; False if any."""
+    if name == UNNAMED:
+        report.add(None, "metadata.name", "a ConfigMap needs a name")
+        return False
+    if len(name) > MAX_OBJECT_NAME or not DNS_SUBDOMAIN.match(name):
+        report.add(
+            None,
+            "metadata.name",
+            f"must be a DNS-1123 subdomain: at most {MAX_OBJECT_NAME} of a-z 0-9 '-' '.'; "
+            "its entries do not run",
+        )
+        return False
+    if len(name) > MAX_CONFIGMAP_NAME:
+        report.add(
+            None,
+            "metadata.name",
+            f"{len(name)} characters; at most {MAX_CONFIGMAP_NAME}, so that its status ConfigMap "
+            f"'<name>{STATUS_SUFFIX}' fits in {MAX_OBJECT_NAME}: its entries do not run",
+        )
+        return False
+    metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
+    given = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    if given is not None and (
+        not isinstance(given, str) or len(namespace) > MAX_LABEL or not DNS_LABEL.match(namespace)
+    ):
+        report.add(
+            None, "metadata.namespace", f"must be a namespace name (a DNS-1123 label), got {show(given)}"
+        )
+        return False
+    return True
 
 
 def parse_entries_yaml(
@@ -327,53 +432,85 @@ def parse_entries_yaml(
 
     Duplicate names within the text are reported and the first one kept.
     """
-    report = _Report(f"{namespace}/{configmap_name}")
+    report = _Report(configmap_label(namespace, configmap_name))
     entries: list[CronEntry] = []
     seen: set[str] = set()
-    for path, entry in _parse_text(text, namespace, configmap_name, scheduler_name, report, ""):
+    for path, entry in _parse_text(
+        text, namespace, configmap_name, scheduler_name, report, "", configmap_budget()
+    ):
         if entry.name in seen:
             report.add(entry.name, f"{path}.name", "duplicate entry name; the first one is kept")
             continue
         seen.add(entry.name)
         entries.append(entry)
-    return entries, report.problems
+    return entries, report.finish("<text>")
 
 
 def _parse_text(
-    text: str, namespace: str, configmap: str, scheduler_name: str, report: _Report, prefix: str
+    text: str,
+    namespace: str,
+    configmap: str,
+    scheduler_name: str,
+    report: _Report,
+    key_path: str,
+    budget: boundedyaml.Budget,
 ) -> Iterator[tuple[str, CronEntry]]:
-    where = prefix.rstrip(".") or "<text>"
+    where = key_path or "<text>"
     try:
-        doc = yaml.load(text, Loader=YAML_LOADER)
-    except yaml.YAMLError as exc:
-        report.add(None, where, f"invalid YAML: {' '.join(str(exc).split())}")
+        doc = boundedyaml.load(text, ENTRY_LIMITS, budget, _ENTRY_LISTS)
+    except boundedyaml.Unreadable as exc:
+        at = f" (at {field_path('', exc.flaw.path)})" if exc.flaw.path else ""
+        report.add(None, where, exc.flaw.message + at)
         return
-    except RecursionError:
-        report.add(None, where, "invalid YAML: nested too deeply")
-        return
-    except ValueError as exc:
-        # Not YAMLErrors: an integer over Python's 4300 digits, or a lone surrogate in the text.
-        report.add(None, where, f"invalid YAML: {str(exc).split(';')[0]:.200}")
-        return
-    if isinstance(doc, Mapping):
+    list_path: tuple[Any, ...] = ()
+    if isinstance(doc, dict):
         unknown = [k for k in doc if k != "entries"]
         if unknown:
-            report.add(None, where, f"unknown top-level keys {_show(unknown)}; only 'entries' is read")
+            report.add(None, where, f"unknown top-level keys {show_all(unknown)}; only 'entries' is read")
         doc = doc.get("entries")
-        prefix += "entries"
-    elif doc is None:
-        return  # an empty key holds no entries
+        list_path = ("entries",)
     if doc is None:
-        return
+        return  # an empty key holds no entries
     if not isinstance(doc, list):
-        report.add(None, prefix.rstrip(".") or where, "must be a list of entries")
+        report.add(None, field_path(key_path, list_path) or where, "must be a list of entries")
         return
+    base = field_path(key_path, list_path)
     for index, raw in enumerate(doc):
-        path = f"{prefix.rstrip('.')}[{index}]"  # "data[a.yaml][0]" for a bare list, not "data[a.yaml].[0]"
-        ctx = _EntryContext(report, namespace, configmap, scheduler_name, path, f"#{index}")
+        if isinstance(raw, boundedyaml.Refused) and report.full:
+            report.omitted += len(raw.flaws)  # only counted: no need to write them out
+            continue
+        ctx = _EntryContext(report, namespace, configmap, scheduler_name, f"{base}[{index}]", f"#{index}")
+        if isinstance(raw, boundedyaml.Refused):
+            _report_refused(ctx, raw, key_path, (*list_path, index, "name"))
+            continue
         entry = _parse_entry(raw, ctx)
         if entry is not None:
             yield ctx.path, entry
+
+
+def field_path(prefix: str, path: tuple[Any, ...]) -> str:
+    """A path from the YAML loader, written the way problems name fields: "data[k].entries[3].name"."""
+    parts = [prefix]
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            parts.append(f"[{part}]")
+        else:
+            text = part if isinstance(part, str) else boundedyaml.show_key(part)
+            parts.append(f".{boundedyaml.clip(text)}" if parts != [""] else boundedyaml.clip(text))
+    return "".join(parts)
+
+
+def _report_refused(
+    ctx: _EntryContext, refused: boundedyaml.Refused, key_path: str, name_path: tuple[Any, ...]
+) -> None:
+    """Reports an entry the YAML loader refused (over budget, duplicate keys, bad aliases...), by its
+    name if it has a good one (not itself the flaw)."""
+    name = refused.value.get("name") if isinstance(refused.value, dict) else None
+    name_flawed = any(f.path == name_path for f in refused.flaws)
+    if isinstance(name, str) and len(name) <= MAX_LABEL and DNS_LABEL.match(name) and not name_flawed:
+        ctx.label = name
+    for flaw in refused.flaws:
+        ctx.report.add(ctx.label, field_path(key_path, flaw.path), flaw.message)
 
 
 _ENTRY_FIELDS: Final = frozenset(
@@ -394,10 +531,6 @@ _ENTRY_FIELDS: Final = frozenset(
 )
 
 
-def _show(keys: list[Any]) -> str:
-    return ", ".join(repr(k) for k in keys[:5]) + (", ..." if len(keys) > 5 else "")
-
-
 def _parse_entry(raw: Any, ctx: _EntryContext) -> CronEntry | None:
     if not isinstance(raw, Mapping):
         ctx.problem("", "each entry must be a mapping")
@@ -405,20 +538,22 @@ def _parse_entry(raw: Any, ctx: _EntryContext) -> CronEntry | None:
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         ctx.problem("name", "required: a lowercase DNS-1123 label such as 'nightly-report'")
-    elif len(name) > 63 or not _DNS_LABEL.match(name):
+    elif len(name) > MAX_LABEL or not DNS_LABEL.match(name):
         ctx.problem(
-            "name", f"{name!r} must be a DNS-1123 label: ≤63 of a-z 0-9 '-', alphanumeric at both ends"
+            "name", f"{show(name)} must be a DNS-1123 label: ≤63 of a-z 0-9 '-', alphanumeric at both ends"
         )
     else:
         ctx.label = name
     unknown = [k for k in raw if k not in _ENTRY_FIELDS]
     if unknown:
         # Strict, because a misspelt timeZone or suspend would otherwise silently take its default.
-        ctx.problem("", f"unknown fields {_show(unknown)}")
+        ctx.problem("", f"unknown fields {show_all(unknown)}")
 
     schedule = raw.get("schedule")
     if not isinstance(schedule, str):
         ctx.problem("schedule", "required: a 5-field cron expression or a descriptor such as @daily")
+    elif len(schedule) > MAX_SCHEDULE_CHARS:
+        ctx.problem("schedule", f"{len(schedule):,} characters; a schedule has at most {MAX_SCHEDULE_CHARS}")
     else:
         _check(ctx, "schedule", normalize_schedule, schedule)
     time_zone = _optional(ctx, raw, "timeZone", str, "UTC")
@@ -427,14 +562,23 @@ def _parse_entry(raw: Any, ctx: _EntryContext) -> CronEntry | None:
     suspend = _optional(ctx, raw, "suspend", bool, False)
     policy = _choice(ctx, raw, "concurrencyPolicy", CONCURRENCY_POLICIES)
     kind = _choice(ctx, raw, "kind", KINDS)
-    deadline = _count(ctx, raw, "startingDeadlineSeconds", None)
-    successful = _count(ctx, raw, "successfulJobsHistoryLimit", 3)
-    failed = _count(ctx, raw, "failedJobsHistoryLimit", 1)
+    deadline = _count(
+        ctx,
+        raw,
+        "startingDeadlineSeconds",
+        None,
+        MAX_DEADLINE_SECONDS,
+        " (about 68 years; leave it out for no deadline)",
+    )
+    successful = _count(ctx, raw, "successfulJobsHistoryLimit", 3, INT32_MAX)
+    failed = _count(ctx, raw, "failedJobsHistoryLimit", 1, INT32_MAX)
     priority = _optional(ctx, raw, "priority", int, None)
-    if priority is not None and not -(2**31) <= priority <= 10**9:
-        ctx.problem("priority", "must be between -2147483648 and 1000000000")
+    if priority is not None and not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
+        ctx.problem(
+            "priority", f"must be between {PRIORITY_RANGE[0]} and {PRIORITY_RANGE[1]}, got {show(priority)}"
+        )
     domains = _domains(ctx, raw.get("domains"))
-    template = _template(ctx, raw.get("template"), kind or "Pod")
+    template = check_template(ctx, raw.get("template"), kind or "Pod")
 
     if ctx.failed:
         return None
@@ -475,7 +619,7 @@ def _optional(ctx: _EntryContext, raw: Mapping[str, Any], key: str, kind: type, 
         return default
     # bool is an int in Python, but `priority: true` is a mistake, not 1.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        ctx.problem(key, f"must be {_type_name(kind)}, got {value!r:.60}")
+        ctx.problem(key, f"must be {_type_name(kind)}, got {show(value)}")
         return None
     return value
 
@@ -483,15 +627,21 @@ def _optional(ctx: _EntryContext, raw: Mapping[str, Any], key: str, kind: type, 
 def _choice(ctx: _EntryContext, raw: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str | None:
     value = _optional(ctx, raw, key, str, choices[0])
     if value is not None and value not in choices:
-        ctx.problem(key, f"must be one of {', '.join(choices)}, got {value!r:.60}")
+        ctx.problem(key, f"must be one of {', '.join(choices)}, got {show(value)}")
         return None
     return str(value) if value is not None else None
 
 
-def _count(ctx: _EntryContext, raw: Mapping[str, Any], key: str, default: int | None) -> int | None:
+def _count(
+    ctx: _EntryContext, raw: Mapping[str, Any], key: str, default: int | None, most: int, why: str = ""
+) -> int | None:
+    """An optional integer field that must lie in 0..most."""
     value = _optional(ctx, raw, key, int, default)
     if value is not None and value < 0:
-        ctx.problem(key, f"must be ≥ 0, got {value}")
+        ctx.problem(key, f"must be ≥ 0, got {show(value)}")
+        return None
+    if value is not None and value > most:
+        ctx.problem(key, f"must be ≥ 0 and ≤ {most}{why}, got {show(value)}")
         return None
     return int(value) if value is not None else None
 
@@ -502,145 +652,14 @@ def _domains(ctx: _EntryContext, value: Any) -> tuple[str, ...] | None:
     if not isinstance(value, list) or not value:
         ctx.problem("domains", "must be a non-empty list of domain names, e.g. [virtual, regular]")
         return None
+    if len(value) > MAX_DOMAINS:
+        ctx.problem("domains", f"lists {len(value):,} domains; a chain has at most {MAX_DOMAINS}")
+        return None
     for index, item in enumerate(value):
-        if not isinstance(item, str) or len(item) > 63 or not _DNS_LABEL.match(item):
-            ctx.problem(f"domains[{index}]", f"{item!r:.60} is not a domain name (a DNS-1123 label)")
+        if not isinstance(item, str) or len(item) > MAX_LABEL or not DNS_LABEL.match(item):
+            ctx.problem(f"domains[{index}]", f"{show(item)} is not a domain name (a DNS-1123 label)")
             return None
     if len(set(value)) != len(value):
         ctx.problem("domains", "lists a domain twice")
         return None
     return tuple(value)
-
-
-# --- templates -------------------------------------------------------------------------------------
-
-
-def _template(ctx: _EntryContext, value: Any, kind: str) -> Mapping[str, Any] | None:
-    if not isinstance(value, Mapping):
-        ctx.problem("template", f"required: a {'job' if kind == 'Job' else 'pod'} template mapping")
-        return None
-    budget = [MAX_TEMPLATE_NODES]
-    if not _json_like(ctx, "template", value, budget, 0):
-        return None
-    _metadata(ctx, "template.metadata", value.get("metadata"), top=True)
-    spec = value.get("spec")
-    if not isinstance(spec, Mapping):
-        ctx.problem("template.spec", "required: a mapping")
-    elif kind == "Job":
-        _job_spec(ctx, spec)
-    else:
-        _pod_spec(ctx, "template.spec", spec)
-    return value
-
-
-def _json_like(ctx: _EntryContext, path: str, value: Any, budget: list[int], depth: int) -> bool:
-    """Whether `value` is plain JSON data (what the API server would store); reports the first offence."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        ctx.problem("template", f"too large: more than {MAX_TEMPLATE_NODES} values")
-        return False
-    if depth > MAX_TEMPLATE_DEPTH:
-        ctx.problem("template", f"nested too deeply: more than {MAX_TEMPLATE_DEPTH} levels")
-        return False
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                ctx.problem(path, f"key {key!r:.40} must be a string; quote it")
-                return False
-            if not _json_like(ctx, f"{path}.{key}", item, budget, depth + 1):
-                return False
-        return True
-    if isinstance(value, list):
-        return all(_json_like(ctx, f"{path}[{i}]", item, budget, depth + 1) for i, item in enumerate(value))
-    if isinstance(value, float) and not math.isfinite(value):
-        ctx.problem(path, "must be a finite number")
-        return False
-    if value is None or isinstance(value, str | int | float | bool):
-        return True
-    ctx.problem(path, f"a YAML {type(value).__name__} is not JSON; quote the value")
-    return False
-
-
-def _metadata(ctx: _EntryContext, path: str, value: Any, *, top: bool) -> None:
-    if value is None:
-        return
-    if not isinstance(value, Mapping):
-        ctx.problem(path, "must be a mapping")
-        return
-    for key in ("labels", "annotations"):
-        items = value.get(key)
-        if items is None:
-            continue
-        if not isinstance(items, Mapping) or not all(isinstance(v, str) for v in items.values()):
-            ctx.problem(f"{path}.{key}", 'must map strings to strings (quote values such as "true")')
-    namespace = value.get("namespace")
-    if namespace is not None and namespace != ctx.namespace:
-        ctx.problem(
-            f"{path}.namespace",
-            f"must be omitted or {ctx.namespace!r}: objects are created only in the ConfigMap's namespace",
-        )
-    if top:
-        for key in ("name", "generateName"):
-            if key in value:
-                ctx.problem(
-                    f"{path}.{key}", "must be omitted: jobsched names each object from entry and slot"
-                )
-
-
-def _pod_spec(ctx: _EntryContext, path: str, spec: Mapping[str, Any]) -> None:
-    containers = spec.get("containers")
-    if not isinstance(containers, list) or not containers:
-        ctx.problem(f"{path}.containers", "required: a non-empty list of containers")
-    else:
-        for index, container in enumerate(containers):
-            where = f"{path}.containers[{index}]"
-            if not isinstance(container, Mapping):
-                ctx.problem(where, "must be a mapping")
-                continue
-            for key in ("name", "image"):
-                if not isinstance(container.get(key), str) or not container.get(key):
-                    ctx.problem(f"{where}.{key}", "required: a non-empty string")
-    if "nodeName" in spec:
-        ctx.problem(f"{path}.nodeName", "must not be set: the jobsched scheduler places the pods")
-    scheduler = spec.get("schedulerName")
-    if scheduler is not None and scheduler != ctx.scheduler_name:
-        ctx.problem(f"{path}.schedulerName", f"must be omitted or {ctx.scheduler_name!r}")
-    restart = spec.get("restartPolicy")
-    if restart is not None and restart not in RESTART_POLICIES:
-        ctx.problem(f"{path}.restartPolicy", "must be Never or OnFailure: a cron pod has to finish")
-    # Whether the account exists is checked against the cluster when the entry is staged.
-    for key in ("serviceAccountName", "serviceAccount"):
-        account = spec.get(key)
-        if account is None:
-            continue
-        if not isinstance(account, str) or len(account) > 253 or not _DNS_SUBDOMAIN.match(account):
-            ctx.problem(
-                f"{path}.{key}",
-                f"{account!r:.60} is not a service account name (a DNS-1123 subdomain)",
-            )
-
-
-def _job_spec(ctx: _EntryContext, spec: Mapping[str, Any]) -> None:
-    for key in (
-        "backoffLimit",
-        "completions",
-        "parallelism",
-        "activeDeadlineSeconds",
-        "ttlSecondsAfterFinished",
-    ):
-        value = spec.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            ctx.problem(f"template.spec.{key}", "must be an integer ≥ 0")
-    mode = spec.get("completionMode")
-    if mode is not None and mode not in ("NonIndexed", "Indexed"):
-        ctx.problem("template.spec.completionMode", "must be NonIndexed or Indexed")
-    pod = spec.get("template")
-    if not isinstance(pod, Mapping):
-        ctx.problem("template.spec.template", "required: the pod template of the Job")
-        return
-    _metadata(ctx, "template.spec.template.metadata", pod.get("metadata"), top=False)
-    pod_spec = pod.get("spec")
-    if not isinstance(pod_spec, Mapping):
-        ctx.problem("template.spec.template.spec", "required: a mapping")
-    else:
-        _pod_spec(ctx, "template.spec.template.spec", pod_spec)

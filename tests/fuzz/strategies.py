@@ -25,7 +25,18 @@ import yaml
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from jobsched.core.cronspec import MACROS, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_NODES
+from jobsched.core.cronlimits import (
+    ENTRY_LIMITS,
+    INT32_MAX,
+    INT64_MAX,
+    MAX_CONFIGMAP_NAME,
+    MAX_DEADLINE_SECONDS,
+    MAX_LABEL,
+    MAX_OBJECT_NAME,
+    MAX_TEMPLATE_DEPTH,
+    MAX_TEMPLATE_NODES,
+)
+from jobsched.core.cronspec import MACROS
 
 ZONES = sorted(available_timezones())
 PROFILE = os.environ.get("JOBSCHED_FUZZ_PROFILE", "ci")  # registered in conftest.py
@@ -245,6 +256,11 @@ def pod_templates(draw: Any, namespace: str, live: bool, top: bool = True) -> di
         )
     if draw(st.integers(0, 3)) == 0:
         spec["tolerations"] = [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}]
+    if not live and draw(st.integers(0, 3)) == 0:
+        # One list object in every container: YAML writes an anchor and aliases.
+        shared = draw(st.lists(texts.filter(bool), min_size=1, max_size=3))
+        for container in spec["containers"]:
+            container["args"] = shared
     template: dict[str, Any] = {"spec": spec}
     metadata: dict[str, Any] = {}
     if draw(st.booleans()):
@@ -451,10 +467,10 @@ def _too_deep(raw: dict[str, Any], draw: Any) -> str:
 
 
 def _recursive(raw: dict[str, Any], draw: Any) -> str:
-    keys, _ = _pod_spec_path(raw)
+    keys, path = _pod_spec_path(raw)
     spec = _at(raw, keys)
     spec["args"] = [spec]  # YAML writes it with an anchor and an alias to itself
-    return "template"
+    return f"{path}.args[0]"  # the alias, reported where it stands
 
 
 def _int_key(raw: dict[str, Any], draw: Any) -> str:
@@ -484,6 +500,140 @@ def _unknown_field(key: str | None) -> Mutation:
         return ""
 
     return mutate
+
+
+class DupKey:
+    """A mapping key written a second time: YAML text can say it, a dict cannot (see _FuzzDumper)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+class BigInt:
+    """An integer of more digits than Python converts (4,300), written into the YAML as it is."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _duplicate(field: str | None) -> Mutation:
+    """Writes a key of the entry (`field`), or of a mapping in its pod spec, a second time."""
+
+    def mutate(raw: dict[str, Any], draw: Any) -> str:
+        if field is not None:
+            raw[DupKey(field)] = raw[field]
+            return field
+        keys, spec_path = _pod_spec_path(raw)
+        spec = _at(raw, keys)
+        index = draw(st.integers(0, len(spec["containers"]) - 1))
+        container = spec["containers"][index]
+        holder, path = draw(
+            st.sampled_from(
+                [(raw, ""), (spec, f"{spec_path}."), (container, f"{spec_path}.containers[{index}].")]
+            )
+        )
+        key = draw(st.sampled_from([k for k in holder if k != "name" or holder is not raw]))
+        holder[DupKey(key)] = draw(st.sampled_from([holder[key], "other"]))
+        return f"{path}{key}"
+
+    return mutate
+
+
+def _big_number(raw: dict[str, Any], draw: Any) -> str:
+    where = draw(
+        st.sampled_from(["startingDeadlineSeconds", "priority", "failedJobsHistoryLimit", "template"])
+    )
+    number = BigInt(draw(st.integers(4301, 6000)))
+    if where != "template":
+        raw[where] = number
+        return where
+    keys, path = _pod_spec_path(raw)
+    _at(raw, keys)["activeDeadlineSeconds"] = number
+    return f"{path}.activeDeadlineSeconds"
+
+
+def laughs(levels: int, fanout: int) -> list[Any]:
+    """The billion laughs: each level one list object `fanout` times (YAML: an anchor, then aliases)."""
+    value: list[Any] = ["lol"] * fanout
+    for _ in range(levels - 1):
+        value = [value] * fanout
+    return value
+
+
+def expanded_size(value: Any, memo: dict[int, int] | None = None) -> int:
+    """Values in `value` with every shared list or mapping counted at each use, keys included."""
+    memo = {} if memo is None else memo
+    if not isinstance(value, list | dict):
+        return 1
+    if id(value) not in memo:
+        memo[id(value)] = 10**18  # until it is known: a value inside itself is endless
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        memo[id(value)] = 1 + sum(expanded_size(v, memo) for v in items)
+    return memo[id(value)]
+
+
+@st.composite
+def alias_graphs(draw: Any) -> list[Any]:
+    """Lists that hold strings and earlier lists of the graph, each maybe several times: a DAG that
+    YAML writes with anchors and aliases. The last one stands for the graph."""
+    nodes: list[list[Any]] = []
+    for _ in range(draw(st.integers(1, 14))):
+        fanout = draw(st.integers(1, 12))
+        node: list[Any] = []
+        for _ in range(fanout):
+            if nodes and draw(st.integers(0, 4)):
+                node.append(nodes[draw(st.integers(max(0, len(nodes) - 3), len(nodes) - 1))])
+            else:
+                node.append("x")
+        nodes.append(node)
+    return nodes[-1]
+
+
+def max_depth(value: Any, memo: dict[int, int] | None = None) -> int:
+    memo = {} if memo is None else memo
+    if not isinstance(value, list):
+        return 0
+    if id(value) not in memo:
+        memo[id(value)] = 1 + max((max_depth(v, memo) for v in value), default=0)
+    return memo[id(value)]
+
+
+SCALAR_FIELDS = ["timeZone", "schedule", "suspend", "concurrencyPolicy", "kind", "priority", "domains"]
+
+
+def _bomb(in_template: bool) -> Mutation:
+    """A few lines of aliases that expand past an entry's limits, in a scalar field or the template."""
+
+    def mutate(raw: dict[str, Any], draw: Any) -> str:
+        fanout = draw(st.integers(2, 10))
+        levels = 1
+        while expanded_size(laughs(levels, fanout)) <= ENTRY_LIMITS.nodes:
+            levels += 1
+        bomb = laughs(levels + draw(st.integers(0, 3)), fanout)
+        if in_template:
+            keys, _ = _pod_spec_path(raw)
+            _at(raw, keys)["args"] = bomb
+            return "template"
+        field = draw(st.sampled_from(SCALAR_FIELDS))
+        raw[field] = bomb
+        return field
+
+    return mutate
+
+
+def _wrap(value: Any, levels: int) -> Any:
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def _deep_alias(raw: dict[str, Any], draw: Any) -> str:
+    """A value nested within the depth limit where it is written, and past it where it is aliased."""
+    keys, _ = _pod_spec_path(raw)
+    depth = draw(st.integers(30, 90))
+    inner = _nested(depth)
+    _at(raw, keys)["args"] = [inner, _wrap(inner, MAX_TEMPLATE_DEPTH - depth + draw(st.integers(1, 20)))]
+    return "template"
 
 
 bad_schedules = st.one_of(
@@ -567,6 +717,20 @@ MUTATIONS: list[tuple[str, Mutation, bool]] = [
         True,
     ),
     ("negative deadline", _set("startingDeadlineSeconds", st.integers(max_value=-1)), True),
+    (
+        "deadline past the calendar",
+        _set("startingDeadlineSeconds", st.integers(MAX_DEADLINE_SECONDS + 1, 10**40)),
+        True,
+    ),
+    ("history over int32", _set("successfulJobsHistoryLimit", st.integers(INT32_MAX + 1, 10**30)), True),
+    ("job count over int32", _job_only("parallelism", INT32_MAX + 1), True),
+    ("template number over 64 bits", _template_value(INT64_MAX + 1), True),
+    ("number of 5,000 digits", _big_number, True),
+    ("duplicate key", _duplicate(None), True),
+    ("duplicate schedule", _duplicate("schedule"), True),
+    ("alias bomb in a scalar field", _bomb(False), True),
+    ("alias bomb in the template", _bomb(True), True),
+    ("alias past the depth limit", _deep_alias, True),
     ("deadline not an int", _set("startingDeadlineSeconds", st.sampled_from(["10", 1.5, True, [1]])), True),
     ("negative history", _set("successfulJobsHistoryLimit", st.integers(-(10**30), -1)), True),
     (
@@ -596,7 +760,8 @@ MUTATIONS: list[tuple[str, Mutation, bool]] = [
     ("container with empty image", _container("image", ""), True),
     ("container without name", _delete_container_key("name"), True),
     ("container name not a string", _container("name", 5), True),
-    ("template in another namespace", _metadata("namespace", "kube-system"), True),
+    # Not a namespace the tests put ConfigMaps in (kube-system is one).
+    ("template in another namespace", _metadata("namespace", "elsewhere"), True),
     ("pod template in another namespace", _metadata("namespace", "elsewhere", pod=True), True),
     ("template names itself", _metadata("name", "fixed"), True),
     ("template generateName", _metadata("generateName", "fixed-"), True),
@@ -625,6 +790,7 @@ MUTATIONS: list[tuple[str, Mutation, bool]] = [
 NAME_MUTATIONS: list[tuple[str, Mutation, bool]] = [
     ("bad name", _set("name", bad_names), False),
     ("no name", _drop("name"), False),
+    ("name given twice", _duplicate("name"), False),
 ]
 # Kept out of the ConfigMaps sent to the apiserver:
 _PURE_ONLY = {"template too large"}
@@ -690,21 +856,42 @@ def rejected_entries(draw: Any, name: str, namespace: str, slot: datetime) -> Re
 # --- ConfigMaps ------------------------------------------------------------------------------------
 
 
+class _FuzzDumper(yaml.SafeDumper):
+    """SafeDumper, and what only text can say: a key written twice, a number too long to convert."""
+
+
+_FuzzDumper.add_representer(DupKey, lambda dumper, dup: dumper.represent_str(dup.key))
+_FuzzDumper.add_representer(
+    BigInt, lambda dumper, big: dumper.represent_scalar("tag:yaml.org,2002:int", "7" * big.digits)
+)
+
+
+def dump_yaml(doc: Any) -> str:
+    """Block-style YAML for `doc`, DupKey and BigInt included."""
+    return yaml.dump(doc, Dumper=_FuzzDumper, sort_keys=False, allow_unicode=True, width=10_000)
+
+
 @st.composite
 def _text_of(draw: Any, doc: Any) -> str:
     """YAML text for `doc`: block or flow style, or JSON (which is YAML) when JSON can say it exactly."""
     try:
-        as_json: str | None = json.dumps(doc, allow_nan=False, ensure_ascii=False)
+        # JSON writes every alias out: not for an alias bomb.
+        big = expanded_size(doc) > 100_000
+        as_json: str | None = None if big else json.dumps(doc, allow_nan=False, ensure_ascii=False)
         # YAML takes no raw control characters, even in quotes, where JSON does.
         if as_json is not None and not all(c.isprintable() or c == "\n" for c in as_json):
+            as_json = None
+        # JSON turns an integer key into a string: then it does not say the same thing.
+        if as_json is not None and json.loads(as_json) != doc:
             as_json = None
     except (TypeError, ValueError):
         as_json = None
     style = draw(st.sampled_from(["block", "flow", "json"]))
     if style == "json" and as_json is not None:
         return as_json
-    return yaml.safe_dump(
+    return yaml.dump(
         doc,
+        Dumper=_FuzzDumper,
         default_flow_style=style == "flow",
         allow_unicode=draw(st.booleans()),
         sort_keys=False,
@@ -838,3 +1025,35 @@ def fuzz_settings(share: float, **overrides: Any) -> settings:
     """The chosen profile with `share` of its examples: costly tests run fewer."""
     base = settings.get_profile(PROFILE)
     return settings(base, max_examples=max(1, round(base.max_examples * share)), **overrides)
+
+
+# --- names at every length limit ------------------------------------------------------------------
+
+
+def name_of(length: int, dots: bool, seed: int) -> str:
+    """A lowercase name of `length` characters, alphanumeric at both ends, with dots if asked."""
+    body = "".join("abcdefghij0123456789-"[(seed + i * 7) % 21] for i in range(length))
+    if dots:
+        body = "".join("." if i % 9 == 4 else c for i, c in enumerate(body))
+    chars = list(body)
+    for i in range(1, length - 1):  # no "-." ".-" ".." : each label stays a label
+        if chars[i] == "." and (chars[i - 1] in ".-" or chars[i + 1] in ".-"):
+            chars[i] = "a"
+    chars[0] = chars[-1] = "z"
+    return "".join(chars)
+
+
+# Each limit, and one on either side of it.
+CONFIGMAP_NAME_LENGTHS = [1, MAX_LABEL, MAX_LABEL + 1, MAX_CONFIGMAP_NAME - 1, MAX_CONFIGMAP_NAME]
+CONFIGMAP_NAME_LENGTHS += [MAX_CONFIGMAP_NAME + 1, MAX_OBJECT_NAME, MAX_OBJECT_NAME + 1]
+LABEL_LENGTHS = [1, MAX_LABEL - 1, MAX_LABEL, MAX_LABEL + 1]
+
+
+@st.composite
+def names_at_limits(draw: Any) -> tuple[str, str, str]:
+    """(configmap, namespace, entry) names, each at a length limit or next to one."""
+    seed = draw(st.integers(0, 20))
+    configmap = name_of(draw(st.sampled_from(CONFIGMAP_NAME_LENGTHS)), draw(st.booleans()), seed)
+    namespace = name_of(draw(st.sampled_from(LABEL_LENGTHS)), False, seed + 1)
+    entry = name_of(draw(st.sampled_from(LABEL_LENGTHS)), False, seed + 2)
+    return configmap, namespace, entry

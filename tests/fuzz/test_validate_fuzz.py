@@ -17,7 +17,19 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from jobsched import validate
-from tests.fuzz.strategies import CronMap, cron_configmaps, fuzz_settings, texts
+from jobsched.core.cronlimits import MAX_CONFIGMAP_NAME
+from tests.fuzz.strategies import (
+    BigInt,
+    CronMap,
+    DupKey,
+    alias_graphs,
+    cron_configmaps,
+    dump_yaml,
+    expanded_size,
+    fuzz_settings,
+    names_at_limits,
+    texts,
+)
 
 
 @contextlib.contextmanager
@@ -145,3 +157,61 @@ def test_the_command_line_entry_point(tmp_path: Path) -> None:
     assert [r.returncode for r in runs] == [0, 1, 2], runs
     assert all("Traceback" not in r.stdout + r.stderr for r in runs)
     assert runs[1].stdout.startswith(f"{bad}: invalid YAML"), runs[1].stdout
+
+
+# --- hostile manifests ----------------------------------------------------------------------------
+
+
+@st.composite
+def hostile_manifests(draw: st.DrawFn) -> tuple[str, str]:
+    """(YAML text, what must be said about it): a good cron ConfigMap with one hostile change to the
+    manifest itself, written with anchors, aliases, repeated keys and long numbers as YAML allows."""
+    cm = draw(cron_configmaps(max_entries=3, bad=False))
+    body = cm.body
+    what = draw(st.sampled_from(["alias graph", "duplicate key", "long number", "names at limits"]))
+    said = ""
+    if what == "alias graph":
+        graph = draw(alias_graphs())
+        holder, key = draw(
+            st.sampled_from([(body, "extra"), (body["metadata"], "name"), (body["metadata"], "annotations")])
+        )
+        holder[key] = graph
+        size = expanded_size(graph)
+        if key == "name" and size < 400_000:
+            said = "metadata.name: a ConfigMap needs a name"
+        elif size > 2_000_000:  # over what the file may expand to: the document is refused
+            said = "too large"
+    elif what == "duplicate key":
+        holder = draw(st.sampled_from([body, body["metadata"], body["data"]]))
+        key = draw(st.sampled_from(sorted(holder)))
+        holder[DupKey(key)] = holder[key]
+        said = f"duplicate key {key!r}"
+    elif what == "long number":
+        body["metadata"]["generation"] = BigInt(draw(st.integers(4301, 5000)))
+        said = "digits, too long to read"
+    else:
+        configmap, namespace, _ = draw(names_at_limits())
+        body["metadata"]["name"] = configmap
+        body["metadata"]["namespace"] = namespace
+        if len(configmap) > MAX_CONFIGMAP_NAME:
+            said = "metadata.name: "
+        elif len(namespace) > 63:
+            said = "metadata.namespace: "
+    return dump_yaml(body), said
+
+
+@fuzz_settings(0.5)
+@given(st.lists(hostile_manifests(), min_size=1, max_size=3))
+def test_a_hostile_manifest_gets_its_line_and_the_others_are_still_checked(
+    manifests: list[tuple[str, str]],
+) -> None:
+    with files(*(text for text, _ in manifests)) as paths:
+        code, out, err = run_main(paths)
+    assert "Traceback" not in out + err
+    lines = out.splitlines()
+    assert all(len(line) < 1000 for line in lines), max(len(line) for line in lines)
+    for path, (_, said) in zip(paths, manifests, strict=True):
+        mine = [line for line in lines if line.startswith(f"{path}: ")]
+        if said:
+            assert any(said in line for line in mine), (said, mine)
+    assert code == (1 if lines else 0)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import pickle
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +13,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobsched.core import cronspec
+from jobsched.core.cronlimits import MAX_CONFIGMAP_BYTES, MAX_DEADLINE_SECONDS, MAX_PROBLEMS
+from jobsched.core.cronslots import due_slot
 from jobsched.core.cronspec import (
     CronEntry,
     CronSpecError,
@@ -403,3 +410,270 @@ def test_parse_never_raises(raw_entry: dict[str, Any], data: Any) -> None:
         entries, problems = parse_configmap(obj)
         assert all(isinstance(p, Problem) for p in problems)
         assert all(isinstance(e, CronEntry) for e in entries)
+
+
+# --- hostile input: bounded work, clean problems --------------------------------------------------
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """About a kilobyte: `levels` anchored lists of ten aliases each, 10^levels values expanded."""
+    lines = ["- &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"- &l{i} [{','.join([f'*l{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("field", ["timeZone", "schedule", "name", "domains", "priority", "kind", "suspend"])
+def test_an_alias_bomb_in_a_scalar_field_is_refused_before_it_expands(field: str) -> None:
+    ok = entries_text(entry(name="ok"))[len("entries:\n") :]
+    text = billion_laughs() + ok + f"- {{name: bomb, schedule: '@daily', {field}: *l8}}\n"
+    if field == "name":
+        text = text.replace("{name: bomb, ", "{")
+    assert len(text) < 1200
+    entries, problems = parse_configmap(configmap({"a.yaml": text}))
+    assert [e.name for e in entries] == ["ok"]
+    path = "data[a.yaml][10]"
+    assert any(p.field.startswith(path) for p in problems), problems
+    assert all(len(p.message) < 300 for p in problems)
+
+
+def test_an_alias_bomb_in_the_template_is_refused_and_named() -> None:
+    text = "entries:\n- name: bomb\n  schedule: '@daily'\n  template:\n    spec:\n"
+    text += "      containers: [{name: c, image: i}]\n      l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+    text += "".join(f"      l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9))
+    entries, problems = parse_entries_yaml(text, "batch", "crons")
+    assert entries == []
+    (problem,) = problems
+    assert (problem.entry, problem.field) == ("bomb", "entries[0].template")
+    assert "too large: more than 21,000 values" in problem.message
+
+
+def test_the_configmap_budget_is_shared_by_its_keys() -> None:
+    # Each key shares a 19,000-value list among 5 entries' templates: each entry is within its own
+    # limit, but the ConfigMap may hold 524,288 values in all, whichever keys they are in.
+    text = "defs: &args [" + ", ".join(["x"] * 19_000) + "]\nentries:\n"
+    template = "{spec: {containers: [{name: c, image: i, args: *args}]}}"
+    data = {
+        f"k{k}.yaml": text
+        + "".join(f"- {{name: e{k}-{i}, schedule: '@daily', template: {template}}}\n" for i in range(5))
+        for k in range(8)
+    }
+    entries, problems = parse_configmap(configmap(data))
+    refused = [p for p in problems if p.entry is not None]
+    unreadable = [p for p in problems if p.entry is None and "budget" in p.message]
+    assert all("does not fit in what is left of the ConfigMap's budget" in p.message for p in refused)
+    assert all(p.field.endswith(".template") for p in refused)
+    assert refused
+    assert unreadable  # the later keys' own 19,000 values no longer fit either
+    assert len(entries) + len(refused) + 5 * len(unreadable) == 40
+    assert (len(entries) + len(refused)) * 19_000 <= 524_288 + 5 * 19_000
+
+
+@pytest.mark.parametrize(
+    ("text", "entry_label", "field", "key"),
+    [
+        (
+            "- {name: a, schedule: '@daily', schedule: '@hourly', template: {spec: {containers: [{name: c, image: i}]}}}",
+            "a",
+            "[0].schedule",
+            "'schedule'",
+        ),
+        (
+            "- name: a\n  name: b\n  schedule: '@daily'\n  template: {spec: {containers: [{name: c, image: i}]}}",
+            "#0",
+            "[0].name",
+            "'name'",
+        ),
+        (
+            "- name: a\n  schedule: '@daily'\n  template:\n    spec:\n      containers: [{name: c, image: i, image: j}]",
+            "a",
+            "[0].template.spec.containers[0].image",
+            "'image'",
+        ),
+    ],
+)
+def test_duplicate_keys_are_problems_naming_the_key(
+    text: str, entry_label: str, field: str, key: str
+) -> None:
+    entries, problems = parse_entries_yaml(
+        text + "\n- " + yaml.safe_dump(entry(name="ok")).replace("\n", "\n  "), "b", "c"
+    )
+    assert [e.name for e in entries] == ["ok"]
+    (problem,) = problems
+    assert (problem.entry, problem.field) == (entry_label, field)
+    assert f"duplicate key {key}" in problem.message
+
+
+def test_a_duplicate_entries_key_makes_the_data_key_unreadable() -> None:
+    text = entries_text(entry(name="first")) + entries_text(entry(name="second"))
+    entries, problems = parse_configmap(configmap({"a.yaml": text, "b.yaml": entries_text(entry(name="b"))}))
+    assert [e.name for e in entries] == ["b"]
+    assert [(p.field, p.entry) for p in problems] == [("data[a.yaml]", None)]
+    assert "duplicate key 'entries'" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        (
+            {"startingDeadlineSeconds": 10**12},
+            "entries[0].startingDeadlineSeconds",
+            "≤ 2147483647 (about 68 years",
+        ),
+        ({"successfulJobsHistoryLimit": 2**31}, "entries[0].successfulJobsHistoryLimit", "≤ 2147483647"),
+        ({"failedJobsHistoryLimit": 2**40}, "entries[0].failedJobsHistoryLimit", "≤ 2147483647"),
+        ({"priority": -(2**31) - 1}, "entries[0].priority", "between"),
+        ({"schedule": " " * 2000 + "@daily"}, "entries[0].schedule", "at most 1024"),
+        ({"timeZone": "Europe/" + "x" * 300}, "entries[0].timeZone", "not a valid IANA"),
+        ({"domains": [f"d{i}" for i in range(33)]}, "entries[0].domains", "at most 32"),
+        (
+            {"template": {"spec": {**POD_TEMPLATE["spec"], "activeDeadlineSeconds": 2**63}}},
+            "entries[0].template.spec.activeDeadlineSeconds",
+            "64 bits",
+        ),
+        (
+            {"kind": "Job", "template": {"spec": {"parallelism": 2**31, "template": POD_TEMPLATE}}},
+            "entries[0].template.spec.parallelism",
+            "≤ 2147483647",
+        ),
+        (
+            {"kind": "Job", "template": {"spec": {"backoffLimit": 2**63, "template": POD_TEMPLATE}}},
+            "entries[0].template.spec.backoffLimit",
+            "64 bits",
+        ),
+    ],
+)
+def test_numbers_and_lengths_out_of_range(fields: dict[str, Any], field: str, message: str) -> None:
+    entries, problems = parse_one(**fields)
+    assert entries == []
+    assert any(p.field == field and message in p.message for p in problems), problems
+
+
+def test_every_accepted_deadline_fits_the_calendar() -> None:
+    entries, problems = parse_one(startingDeadlineSeconds=MAX_DEADLINE_SECONDS, schedule="0 0 1 1 *")
+    assert problems == []
+    # In year 9950, slot + deadline would be past year 9999: the decision never computes it.
+    now = datetime(9950, 6, 1, tzinfo=UTC)
+    decision = due_slot(entries[0], now - timedelta(days=400), now)
+    assert decision.fire == datetime(9950, 1, 1, tzinfo=UTC)
+    assert not decision.too_late
+
+
+def test_a_five_thousand_digit_number_is_a_problem_at_its_field() -> None:
+    text = entries_text(entry(priority=1)).replace("priority: 1", "priority: " + "7" * 5000)
+    entries, problems = parse_entries_yaml(text, "batch", "crons")
+    assert entries == []
+    (problem,) = problems
+    assert (problem.entry, problem.field) == ("job", "entries[0].priority")
+    assert "a number of 5,000 digits" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("name", "runs"),
+    [
+        ("a" * 237, True),
+        ("a" * 238, False),
+        ("a." * 118 + "b", True),  # 237 characters, dots included
+        ("a" * 253, False),
+        ("a" * 254, False),
+        ("Bad_Name", False),
+        ("name\n", False),
+    ],
+)
+def test_a_configmap_whose_status_name_cannot_fit_does_not_run(name: str, runs: bool) -> None:
+    entries, problems = parse_configmap(configmap({"a.yaml": entries_text(entry())}, name=name))
+    assert bool(entries) is runs
+    assert [p.field for p in problems] == ([] if runs else ["metadata.name"])
+    assert all(len(p.configmap) < 300 for p in problems)
+
+
+def test_a_bad_namespace_is_a_problem() -> None:
+    entries, problems = parse_configmap(configmap({"a.yaml": entries_text(entry())}, namespace="x" * 64))
+    assert entries == []
+    assert [p.field for p in problems] == ["metadata.namespace"]
+
+
+def test_data_over_the_apiservers_mebibyte_is_a_problem_and_is_not_parsed() -> None:
+    big = entries_text(
+        entry(template={"spec": {**POD_TEMPLATE["spec"], "args": ["x" * MAX_CONFIGMAP_BYTES]}})
+    )
+    assert len(big) > MAX_CONFIGMAP_BYTES
+    entries, problems = parse_configmap(configmap({"a.yaml": big}))
+    assert entries == []
+    (problem,) = problems
+    assert problem.field == "data"
+    assert f"holds {len(big.encode()):,} bytes" in problem.message
+    # binaryData counts, decoded; keys do not.
+    half = "x" * (MAX_CONFIGMAP_BYTES // 2)
+    both = {
+        **configmap({"a.yaml": entries_text(entry()), "pad": half}),
+        "binaryData": {"b": base64.b64encode(half.encode()).decode()},
+    }
+    assert parse_configmap(both)[1][0].field == "data"
+
+
+def test_data_keys_the_apiserver_refuses_are_problems() -> None:
+    _, problems = parse_configmap(configmap({"bad key.yaml": "", "..a.yaml": "", "ok.yaml": ""}))
+    assert sorted(p.field for p in problems) == ["data[..a.yaml]", "data[bad key.yaml]"]
+
+
+def test_messages_never_quote_a_value_in_full() -> None:
+    huge = "z" * 1_000_000
+    text = entries_text(
+        entry(name=huge),
+        entry(name="b", timeZone=huge),
+        entry(name="c", **{huge: 1}),
+        entry(name="d", template={"spec": {**POD_TEMPLATE["spec"], "serviceAccountName": huge}}),
+        entry(name="e", domains=[huge]),
+        entry(name="f", concurrencyPolicy=["q" * 1000] * 100),
+    )
+    _, problems = parse_entries_yaml(text, "batch", "crons")
+    assert len(problems) == 6
+    assert all(len(p.message) + len(p.field) < 400 for p in problems), [len(p.message) for p in problems]
+
+
+def test_problems_are_capped_per_configmap() -> None:
+    bad = [entry(name=f"e{i}", timeZone="Mars/Base") for i in range(1_200)]
+    entries, problems = parse_configmap(configmap({"a.yaml": entries_text(*bad)}))
+    assert entries == []
+    assert len(problems) == MAX_PROBLEMS + 1
+    assert problems[-1].message.startswith("200 more problems, not listed")
+
+
+def test_an_entry_pickles_with_every_field_and_is_not_hashed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = {
+        f.name: getattr(CronEntry("n", "c", "e", "@daily"), f.name)
+        for f in dataclasses.fields(CronEntry)
+        if f.init
+    }
+    values.update(time_zone="Europe/Berlin", suspend=True, starting_deadline_seconds=5, domains=("a",))
+    values.update(priority=3, kind="Job", template={"spec": {"template": POD_TEMPLATE}})
+    entry = CronEntry(**values)
+    pickled = pickle.dumps(entry)
+    monkeypatch.setattr(cronspec, "_hash_entry", lambda entry: pytest.fail("hashed again"))
+    again = pickle.loads(pickled)
+    assert again == entry
+    assert all(getattr(again, f.name) == getattr(entry, f.name) for f in dataclasses.fields(CronEntry))
+
+
+def test_parse_results_pickle_for_a_worker_process() -> None:
+    cm = configmap({"a.yaml": entries_text(entry(domains=["virtual"]), entry(name="bad", kind="?"))})
+    result = parse_configmap(cm)
+    again = pickle.loads(pickle.dumps(result))
+    assert again == result
+    assert [e.spec_hash for e in again[0]] == [e.spec_hash for e in result[0]]
+    with pytest.raises(TypeError):
+        again[0][0].template["spec"] = {}  # type: ignore[index]
+
+
+def test_the_issues_kilobyte_bomb_is_one_problem_for_its_key() -> None:
+    """As filed: anchors at the top of the document, aliased from an entry's scalar field."""
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    text = "\n".join(lines) + "\nentries:\n- {name: x, schedule: '@daily', timeZone: *a8}\n"
+    assert len(text) < 1024
+    cm = configmap({"bomb.yaml": text, "good.yaml": entries_text(entry())})
+    entries, problems = parse_configmap(cm)
+    assert [e.name for e in entries] == ["job"]
+    (problem,) = problems
+    assert (problem.entry, problem.field) == (None, "data[bomb.yaml]")
+    assert problem.message.startswith("too large once YAML aliases are expanded")

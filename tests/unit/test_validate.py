@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import glob
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jobsched import validate
 from jobsched.validate import check_files, main, validate_files
 
 EXAMPLES = sorted(glob.glob(str(Path(__file__).parents[2] / "config" / "examples" / "*.yaml")))
@@ -168,3 +172,65 @@ def test_wrong_types_anywhere_never_crash(tmp_path: Path, metadata: Any, entries
     doc = configmap_like(metadata, entries)
     validate_files([write(tmp_path, yaml.safe_dump(doc), "fuzz.yaml")])
     validate_files([write(tmp_path, yaml.safe_dump({**doc, "data": metadata}), "fuzz.yaml")])
+
+
+# --- hostile files: one line each, bounded work, never a traceback ---------------------------------
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    return subprocess.run(
+        [sys.executable, "-m", "jobsched", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_a_configmap_over_the_apiservers_mebibyte_is_a_problem(tmp_path: Path) -> None:
+    doc = yaml.safe_load(GOOD)
+    doc["data"]["pad.txt"] = "x" * (1024 * 1024)
+    (line,) = validate_files([write(tmp_path, yaml.safe_dump(doc))])
+    assert ": batch/crons: data: holds 1,048," in line
+    assert "more than 1,048,576 bytes (1 MiB)" in line
+
+
+def test_an_alias_bomb_in_the_manifest_is_one_problem(tmp_path: Path) -> None:
+    bomb = "".join(f"x{i}: &x{i} [{', '.join([f'*x{i - 1}'] * 10)}]\n" for i in range(1, 9))
+    text = GOOD.replace(
+        "kind: ConfigMap\n",
+        "kind: ConfigMap\nx0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + bomb,
+    )
+    text = text.replace("name: crons\n", "name: *x8\n")
+    problems, _ = check_files([write(tmp_path, text)])
+    assert ": batch/<unnamed>: x5: too large: more than" in problems[0]
+    assert all("x6[0]: alias *x5 (line 9) names a value that was refused" in p for p in problems[1:])
+
+
+def test_a_data_key_given_twice_is_a_problem(tmp_path: Path) -> None:
+    text = GOOD + "  crons.yaml: |\n    entries: []\n"
+    (line,) = validate_files([write(tmp_path, text)])
+    assert ": batch/crons: data.crons.yaml: duplicate key 'crons.yaml'" in line
+
+
+def test_a_file_too_large_to_be_configmaps_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(validate, "MAX_FILE_BYTES", 100)
+    (line,) = validate_files([write(tmp_path, GOOD)])
+    assert "larger than 100 bytes, not read" in line
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xff\xfe\x00garbage",
+        b"kind: ConfigMap\nmetadata: {name: x}\ndata: {a.yaml: 'entries: " + b"9" * 5000 + b"'}\n",
+        b"kind: ConfigMap\nmetadata: {name: " + b"n" * 300 + b"}\ndata: {}\n",
+        b"kind: ConfigMap\n" + b"n: " + b"1" * 5000 + b"\n",
+    ],
+)
+def test_the_command_line_gives_lines_and_a_status_never_a_traceback(tmp_path: Path, content: bytes) -> None:
+    run = run_cli("validate", write(tmp_path, content), str(tmp_path))
+    assert run.returncode == 1, run
+    assert "Traceback" not in run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) >= 2
+    assert lines[-1] == f"{tmp_path}: cannot read: Is a directory"
