@@ -319,7 +319,11 @@ def _user_error(err: Exception) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the subcommand's own parser, so the line says which command was misused
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)[:200]}")
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
