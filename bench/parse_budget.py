@@ -1,6 +1,6 @@
 """What each kind of hostile cron ConfigMap costs the parser: time and peak memory, each in a fresh process.
 
-Every ConfigMap comes from bench.hostile_configmaps (the worst of its kind within the apiserver's
+Every ConfigMap comes from bench.lib.hostile_configmaps (the worst of its kind within the apiserver's
 1 MiB). Each is parsed with `parse_configmap`, the engine's own call, in a child process of its own,
 so that one run's heap never hides the next one's peak; the child reports the parse's wall time and
 its peak RSS above what it held before parsing (ru_maxrss). A child is stopped after --timeout
@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from bench.hostile_configmaps import CATEGORIES
+from bench.lib.hostile_configmaps import CATEGORIES
 
 HERE = Path(__file__).resolve().parents[1]
 

@@ -198,10 +198,30 @@ def parse_status_document(document: Any) -> dict[str, EntryStatus]:
 _BRACKETS = re.compile(r"\[[^\]]*\]")
 
 
-def field_label(path: str) -> str:
-    """The last component of a problem's field path, for a metric label with few values.
+# The values `field_label` may return: the fields of an entry and of the template rules, so that a
+# tenant's own keys (an unknown field, a duplicate key) never become a metric label value (unbounded
+# label values are a denial of service on the metrics system).
+FIELD_LABELS: Final = frozenset(
+    {
+        "data", "metadata", "name", "namespace", "entries", "schedule", "timeZone", "suspend",
+        "concurrencyPolicy", "startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit",
+        "domains", "priority", "kind", "template", "spec", "containers", "image", "nodeName", "schedulerName",
+        "restartPolicy", "serviceAccountName", "serviceAccount", "labels", "annotations", "backoffLimit",
+        "completions", "parallelism", "activeDeadlineSeconds", "ttlSecondsAfterFinished", "completionMode",
+        "jobTemplate",
+    }
+)  # fmt: skip
 
-    "data[crons.yaml].entries[3].timeZone" → "timeZone"; "data[x.yaml]" → "data".
+
+def field_label(path: str) -> str:
+    """A problem's field for a metric label with few values: the last component of its path when it is
+    one jobsched knows, else the nearest known one above it, else "other".
+
+    "data[crons.yaml].entries[3].timeZone" → "timeZone"; "data[x.yaml]" → "data";
+    "data[a.yaml].entries[0].template.spec.myOwnKey" → "spec".
     """
-    bare = _BRACKETS.sub("", path)
-    return bare.rsplit(".", 1)[-1] or "unknown"
+    parts = [part for part in _BRACKETS.sub("", path).split(".") if part]
+    for part in reversed(parts):
+        if part in FIELD_LABELS:
+            return part
+    return "other"

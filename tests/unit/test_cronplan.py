@@ -236,10 +236,19 @@ def test_status_rows_and_table() -> None:
         ("data[crons.yaml].entries[0].template.spec.containers[1].image", "image"),
         ("data[x.yml]", "data"),
         ("metadata.name", "name"),
+        ("data[a.yaml].entries[0].template.spec.myOwnKey", "spec"),  # a tenant's key is never a label
+        ("data[a.yaml].entries[0].aDuplicatedKey", "entries"),
+        ("whatever", "other"),
+        ("", "other"),
     ],
 )
 def test_field_label(path: str, label: str) -> None:
     assert cronplan.field_label(path) == label
+
+
+@given(st.text())
+def test_field_labels_come_from_a_fixed_set(path: str) -> None:
+    assert cronplan.field_label(path) in cronplan.FIELD_LABELS | {"other"}
 
 
 # --- runs from raw objects -----------------------------------------------------------------------

@@ -15,6 +15,8 @@ from jobsched.runtime.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
+PROBLEM_EVENTS = 20  # Events (and log lines) per version of a source; the rest are counted in one more
+
 
 def problem_note(problem: Problem) -> str:
     who = f"entry {problem.entry}: " if problem.entry else ""
@@ -60,13 +62,17 @@ class Reporter:
         )
 
     def problems(self, document: SourceDocument) -> None:
-        """A document's problems, once per version of it."""
+        """A document's problems, once per version of it: every one counted, the first few logged and
+        written as Events, then one Event saying how many more (a ConfigMap with thousands of bad entries
+        must cost a bounded number of writes, not one each)."""
         seen = (document.ref, document.resource_version)
         if not document.problems or seen in self._reported:
             return
         self._reported.add(seen)
         for problem in document.problems:
             self._metrics.cron_invalid.labels(field=field_label(problem.field)).inc()
+        told = document.problems[:PROBLEM_EVENTS]
+        for problem in told:
             log.warning(
                 "invalid cron entry",
                 source=problem.configmap,
@@ -77,6 +83,15 @@ class Reporter:
             self._events.emit(
                 EventRecord(document.ref, "Warning", "InvalidCronEntry", "Validating", problem_note(problem))
             )
+        more = len(document.problems) - len(told)
+        if more > 0:
+            ref = document.ref
+            note = (
+                f"{more} more problems in {ref.kind} {ref.namespace}/{ref.name} (showing the first"
+                f" {len(told)}); `jobsched validate` lists them all"
+            )
+            log.warning("more invalid cron entries", source=f"{ref.namespace}/{ref.name}", more=more)
+            self._events.emit(EventRecord(ref, "Warning", "InvalidCronEntry", "Validating", note))
 
     def namespace_not_enabled(self, document: SourceDocument) -> None:
         if document.ref in self._disabled:
