@@ -22,14 +22,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 
 from bench.lib import manifests
-from bench.lib.kubeops import create_all
+from bench.lib.kubeops import create_all, create_namespace, delete_namespace
 from bench.lib.provider import domain_limits, limited_config
 from bench.lib.raw import PhaseResult, bind_pods, create_pods
 from bench.lib.scenario import Scenario, cron_schedule, entry_names, rfc3339
 from bench.lib.usage import UsageSampler
+from jobsched.core.vocabulary import BENCH_LABEL, NAMESPACE_OPT_IN_LABEL
 from jobsched.devcluster import cluster as devcluster
 from jobsched.devcluster import processes as devprocesses
 from jobsched.devcluster.provider.limits import ProviderLimits
@@ -258,6 +260,75 @@ class JobschedUnaware(Jobsched):
         super().__init__(config, provider=None)
 
 
+class JobschedHostile(Jobsched):
+    """jobsched while a hostile tenant writes the worst cron ConfigMaps under 1 MiB (bench.lib.hostile_
+    configmaps, every kind but the control) into another opted-in namespace, ahead of the storm. The
+    storm's figures beside plain `jobsched`'s, in the same run, show what the tenant cost everyone
+    else; `hostile_*` fields say how many were written and how many of them got Warning Events."""
+
+    name = "jobsched-hostile"
+
+    def __init__(
+        self, config: Path = DEFAULT_JOBSCHED_CONFIG, provider: ProviderLimits | None = None
+    ) -> None:
+        super().__init__(config, provider)
+        self._hostile_ns = ""
+        self._hostile: list[str] = []
+        self._reported: set[str] = set()
+        self._invalid: set[str] = set()
+        self._client: KubeClient | None = None
+
+    async def prepare(self, ctx: RunContext) -> None:
+        from bench.lib.hostile_configmaps import CATEGORIES
+
+        await super().prepare(ctx)
+        self._client = ctx.client
+        self._hostile_ns = f"{ctx.namespace}-hostile"
+        await create_namespace(
+            ctx.client, self._hostile_ns, {NAMESPACE_OPT_IN_LABEL: "true", BENCH_LABEL: "true"}
+        )
+        bodies = []
+        for kind, _, build in CATEGORIES:
+            if kind == "ordinary":
+                continue
+            body = build()
+            body["metadata"]["namespace"] = self._hostile_ns
+            if body["metadata"]["name"] == "hostile":
+                body["metadata"]["name"] = f"hostile-{kind}"
+            bodies.append(body)
+        await create_all(ctx.client, f"/api/v1/namespaces/{self._hostile_ns}/configmaps", bodies, in_flight=2)
+        self._hostile = [b["metadata"]["name"] for b in bodies]
+        # All but the two made of valid entries (shared through aliases) must get a Warning Event.
+        self._invalid = {f"hostile-{kind}" for kind, _, _ in CATEGORIES} & set(self._hostile)
+        self._invalid -= {"hostile-fanout-template", "hostile-many-entries"}
+        self._invalid |= {name for name in self._hostile if not name.startswith("hostile")}  # the long name
+
+    async def fire(self, ctx: RunContext) -> None:
+        """Follows the Warning Events on the hostile ConfigMaps until the harness ends the run."""
+        await super().fire(ctx)
+        while not self._invalid <= self._reported:
+            reply = await ctx.client.get_json(f"/apis/events.k8s.io/v1/namespaces/{self._hostile_ns}/events")
+            self._reported |= {
+                e["regarding"].get("name", "") for e in reply.get("items") or [] if e.get("type") == "Warning"
+            }
+            await anyio.sleep(2.0)
+
+    def stop(self) -> None:
+        super().stop()
+        client, namespace = self._client, self._hostile_ns
+        if client is not None and namespace:
+            with contextlib.suppress(Exception):  # runs in a worker thread of the harness's event loop
+                anyio.from_thread.run(delete_namespace, client, namespace)
+        self._client = None
+
+    def extra(self) -> dict[str, Any]:
+        return {
+            "hostile_configmaps": len(self._hostile),
+            "hostile_invalid": len(self._invalid),
+            "hostile_reported": len(self._reported & self._invalid),
+        }
+
+
 def spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     """Starts command in its own session (so stopping it reaches its children), output to log_path."""
     with log_path.open("ab") as log:
@@ -338,7 +409,7 @@ class Raw(System):
         }
 
 
-SYSTEM_NAMES = ("jobsched", "native", "native-tuned", "raw", "jobsched-unaware")
+SYSTEM_NAMES = ("jobsched", "native", "native-tuned", "raw", "jobsched-unaware", "jobsched-hostile")
 
 
 def make_system(
@@ -356,6 +427,8 @@ def make_system(
         return Jobsched(jobsched_config, provider)
     if name == "jobsched-unaware":
         return JobschedUnaware(jobsched_config)
+    if name == "jobsched-hostile":
+        return JobschedHostile(jobsched_config, provider)
     if name == "raw":
         return Raw(raw_in_flight)
     raise ValueError(f"systems: unknown system {name!r} (choose from {', '.join(SYSTEM_NAMES)})")

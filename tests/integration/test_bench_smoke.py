@@ -104,3 +104,19 @@ def test_jobsched_storm_binds_every_slot_once_and_none_before_its_fire_time(
     (curve,) = outcome.bound_curves["jobsched"]
     assert len(curve) == CRONS
     assert curve[0] >= 0
+
+
+def test_a_hostile_tenant_gets_events_and_the_storm_still_binds_every_slot_once(
+    control_plane: devcluster.ClusterState,
+) -> None:
+    """The worst cron ConfigMaps under 1 MiB (every kind in bench.lib.hostile_configmaps) in another
+    opted-in namespace: each invalid one is reported with a Warning Event, jobsched keeps running, and the
+    storm binds every slot exactly once, none before its fire time. (What it costs in latency is the
+    bench's to measure: `--systems jobsched,jobsched-hostile` in one run.)"""
+    outcome = small_storm(control_plane, ("jobsched-hostile",))
+    run = outcome.document["runs"]["jobsched-hostile"]
+    assert_all_bound_once(run)
+    assert run["fire_to_created_s"]["p50"] < 0
+    assert run["hostile_configmaps"] == 15
+    assert run["hostile_invalid"] == 13
+    assert run["hostile_reported"] == run["hostile_invalid"]
