@@ -241,8 +241,10 @@ class Jobsched(System):
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
+        # py-spy writes its flame graph on SIGINT (and jobsched shuts down on it as on SIGTERM).
+        stop_signal = signal.SIGINT if os.environ.get(PROFILE_ENV) else signal.SIGTERM
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, stop_signal)
         try:
             proc.wait(STOP_GRACE_S)
         except subprocess.TimeoutExpired:
