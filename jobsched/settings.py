@@ -95,7 +95,7 @@ class CronSettings:
     cronjob_label: str = _key("cronJobLabel", MANAGED_CRONJOB_LABEL + "=true")
     cronjob_time_zone: str = _key("cronJobTimeZone", "UTC")
     claim_margin_s: float = _key("claimMarginSeconds", 2.0, positive=True)
-    assumed_job_pod_rate: float = _key("assumedJobPodRate", 6.0, positive=True)
+    assumed_job_pod_rate: float = _key("assumedJobPodRate", 8.0, positive=True)
 
     @property
     def configmap_label_key(self) -> str:

@@ -247,7 +247,9 @@ def start_native(state: ClusterState, qps: int = 0, burst: int = 0, scheduler: b
     )
     started = ["kube-controller-manager"]
     if scheduler:
-        spawn(state, "kube-scheduler", [f"--config={sched_cfg}", "--bind-address=127.0.0.1", "--secure-port=0"])
+        spawn(
+            state, "kube-scheduler", [f"--config={sched_cfg}", "--bind-address=127.0.0.1", "--secure-port=0"]
+        )
         started.append("kube-scheduler")
     state.native_settings = {"qps": qps, "burst": burst, "scheduler": scheduler}
     state.save()
