@@ -146,6 +146,12 @@ def _next(args: argparse.Namespace) -> int:
     return nextfire.main(args.files, args.count, after)
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from jobsched import convert
+
+    return convert.run(args)
+
+
 def _status(args: argparse.Namespace) -> int:
     from jobsched.statuscmd import status_main
 
@@ -183,6 +189,31 @@ def build_parser() -> argparse.ArgumentParser:
     nxt.add_argument("--count", type=int, default=5)
     nxt.add_argument("--after", default=None, help="RFC 3339 start instant (default: now)")
     nxt.set_defaults(func=_next)
+
+    conv = sub.add_parser(
+        "convert",
+        help="turn batch/v1 CronJob YAML into jobsched cron ConfigMaps with the same meaning",
+        description="Reads CronJobs (files, kubectl List output, or - for stdin) and writes cron ConfigMaps "
+        "to stdout; every CronJob that cannot be carried exactly is named on stderr (exit 1).",
+    )
+    conv.add_argument("files", nargs="+", help="CronJob YAML files or Lists; - reads stdin")
+    conv.add_argument("-o", "--output", default="-", help="where to write the ConfigMaps (default: stdout)")
+    conv.add_argument("--name", default="cronjobs", help="ConfigMap name; further ones get -2, -3, ...")
+    conv.add_argument(
+        "--controller-time-zone",
+        default="UTC",
+        help="kube-controller-manager's zone, which batch/v1 uses for CronJobs without timeZone",
+    )
+    conv.add_argument(
+        "--start", default=None, help="RFC 3339 instant to compare schedules from (default: now)"
+    )
+    conv.add_argument(
+        "--scheduler-name", default=None, help="the jobsched scheduler's name (default: jobsched)"
+    )
+    conv.add_argument(
+        "--max-bytes", type=int, default=None, help="largest serialized ConfigMap (default: 1 MiB)"
+    )
+    conv.set_defaults(func=_convert)
 
     status = sub.add_parser(
         "status", help="show each cron entry's last schedule, last success and active runs"

@@ -14,21 +14,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from jobsched import SCHEDULER_NAME
+from jobsched.core.batchcron import parse_batch_schedule
 from jobsched.core.cronspec import (
+    BATCH_V1_DIALECT,
     CONCURRENCY_POLICIES,
     CronEntry,
     CronJobOrigin,
     CronSpecError,
     Problem,
     load_zone,
-    normalize_schedule,
 )
 from jobsched.core.vocabulary import DOMAINS_ANNOTATION, PRIORITY_ANNOTATION
 
-BATCH_DIALECT: Final = "batch/v1"
 DEFAULT_SCHEDULER: Final = "default-scheduler"
 JOB_CONTROLLER: Final = "kubernetes.io/job-controller"  # the one spec.managedBy value that is no hand-off
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -44,16 +46,24 @@ def cronjob_ref(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", ""))
 
 
-def check_batch_schedule(schedule: str) -> None:
-    """Raises CronSpecError for a schedule jobsched does not fire the way the native controller would."""
-    text = schedule.strip()
-    if text.startswith("@every"):
-        raise CronSpecError(
-            "@every is anchored at the CronJob's last schedule time, not the clock; left to the native controller"
-        )
-    if "TZ" in text:
+# robfig searches five years for a fire time, and its fields repeat with the calendar (29 February
+# every four years), so a schedule that fires within five years of this instant fires from any other.
+NEVER_FIRES_PROBE: Final = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def check_batch_schedule(schedule: str, zone: ZoneInfo) -> None:
+    """Raises CronSpecError for a schedule jobsched does not fire the way the native controller would:
+    one kube-apiserver would refuse today (`TZ=`/`CRON_TZ=` included: legacy objects may hold one),
+    `@every` (a delay after the last run, not clock slots; under a minute two runs share a Job name),
+    and one that never fires (the native controller reports InvalidSchedule)."""
+    if "TZ" in schedule:
         raise CronSpecError("TZ= or CRON_TZ= in the schedule is not adopted; set spec.timeZone instead")
-    normalize_schedule(text)
+    parsed = parse_batch_schedule(schedule)  # robfig/cron v3's standard parser, as batch/v1 validates
+    if parsed.delay is not None:
+        raise CronSpecError(
+            "@every counts from the CronJob's last run, not the clock; left to the native controller"
+        )
+    parsed.next_after(NEVER_FIRES_PROBE, zone)  # raises UnfireableSchedule
 
 
 def parse_cronjob(
@@ -73,21 +83,22 @@ def parse_cronjob(
 
     meta = _mapping(obj.get("metadata"))
     spec = _mapping(obj.get("spec"))
+    zone_field = spec.get("timeZone")
+    zone = zone_field if isinstance(zone_field, str) else default_time_zone
+    loaded: ZoneInfo | None = None
+    try:
+        loaded = load_zone(zone)
+    except CronSpecError as err:
+        problem("spec.timeZone" if zone_field is not None else "cron.cronJobTimeZone (setting)", str(err))
     schedule = spec.get("schedule")
     if not isinstance(schedule, str):
         problem("spec.schedule", "missing")
         schedule = ""
-    else:
+    elif loaded is not None:
         try:
-            check_batch_schedule(schedule)
+            check_batch_schedule(schedule, loaded)
         except CronSpecError as err:
             problem("spec.schedule", str(err))
-    zone_field = spec.get("timeZone")
-    zone = zone_field if isinstance(zone_field, str) else default_time_zone
-    try:
-        load_zone(zone)
-    except CronSpecError as err:
-        problem("spec.timeZone" if zone_field is not None else "cron.cronJobTimeZone (setting)", str(err))
     policy = spec.get("concurrencyPolicy") or "Allow"
     if policy not in CONCURRENCY_POLICIES:
         problem("spec.concurrencyPolicy", f"unknown policy {policy!r}")
@@ -125,7 +136,7 @@ def parse_cronjob(
             namespace=namespace,
             configmap=name,
             name=name,
-            schedule=schedule.strip(),
+            schedule=schedule,
             time_zone=zone,
             suspend=spec.get("suspend") is True,
             concurrency_policy=str(policy),
@@ -136,7 +147,7 @@ def parse_cronjob(
             priority=priority,
             kind="Job",
             template={"metadata": dict(_mapping(job_template.get("metadata"))), "spec": dict(job_spec)},
-            dialect=BATCH_DIALECT,
+            dialect=BATCH_V1_DIALECT,
             origin=CronJobOrigin(uid, zone_field if isinstance(zone_field, str) else None),
         ),
         [],

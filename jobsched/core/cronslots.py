@@ -19,6 +19,12 @@ After downtime, `due_slot` follows batch/v1 CronJob: only the most recent missed
 only within startingDeadlineSeconds; older missed slots are counted for a metric and an Event, never
 replayed. Results are cached per (schedule, zone), so thousands of entries sharing a schedule cost one
 evaluation in a storm.
+
+All of the above is the ConfigMap ("jobsched") dialect. An entry in the "batch/v1" dialect (an adopted
+CronJob) is evaluated as Kubernetes does instead (`jobsched.core.batchcron`): robfig/cron's Next, whose
+DST rules differ (a repeated wall time fires twice, one in a gap not at all), and for `due_slot` the
+CronJob controller's own choice of slot. Its slots are whole seconds; a schedule that never fires raises
+`UnfireableSchedule` (a CronSpecError) from every function here.
 """
 
 from __future__ import annotations
@@ -33,7 +39,12 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
-from jobsched.core.cronspec import CronEntry, load_zone, normalize_schedule
+from jobsched.core.batchcron import (
+    latest_at_or_before,
+    most_recent_schedule_time,
+    parse_batch_schedule,
+)
+from jobsched.core.cronspec import BATCH_V1_DIALECT, CronEntry, load_zone, normalize_schedule
 
 # Counting missed slots stops here: a year of downtime of an every-minute entry is 525,600 slots.
 MISSED_COUNT_LIMIT: Final = 1000
@@ -98,8 +109,22 @@ def _next_cached(schedule: str, time_zone: str, after: datetime) -> datetime:
     return next(_instants_after(schedule, load_zone(time_zone), after))
 
 
+@functools.lru_cache(maxsize=65536)
+def _batch_next_cached(schedule: str, time_zone: str, after: datetime) -> datetime:
+    return parse_batch_schedule(schedule).next_after(after, load_zone(time_zone))
+
+
+def _batch_instants_after(schedule: str, zone: ZoneInfo, after: datetime) -> Iterator[datetime]:
+    parsed = parse_batch_schedule(schedule)
+    while True:
+        after = parsed.next_after(after, zone)
+        yield after
+
+
 def next_slot(entry: CronEntry, after: datetime) -> datetime:
     """The first slot of `entry` strictly after `after`, as an aware UTC datetime."""
+    if entry.dialect == BATCH_V1_DIALECT:
+        return _batch_next_cached(entry.schedule, entry.time_zone, _utc(after))
     return _next_cached(entry.schedule, entry.time_zone, _utc(after))
 
 
@@ -113,15 +138,23 @@ def _latest_cached(schedule: str, time_zone: str, at: datetime) -> datetime:
             return instant
 
 
+@functools.lru_cache(maxsize=65536)
+def _batch_latest_cached(schedule: str, time_zone: str, at: datetime) -> datetime:
+    return latest_at_or_before(parse_batch_schedule(schedule), load_zone(time_zone), at)
+
+
 def latest_slot(entry: CronEntry, at: datetime) -> datetime:
     """The most recent slot of `entry` at or before `at`, as an aware UTC datetime."""
+    if entry.dialect == BATCH_V1_DIALECT:
+        return _batch_latest_cached(entry.schedule, entry.time_zone, _utc(at))
     return _latest_cached(entry.schedule, entry.time_zone, _utc(at))
 
 
 def slots_between(entry: CronEntry, start: datetime, end: datetime) -> Iterator[datetime]:
     """The slots of `entry` with start < slot <= end, in order, as aware UTC datetimes."""
     end = _utc(end)
-    for instant in _instants_after(entry.schedule, load_zone(entry.time_zone), _utc(start)):
+    instants = _batch_instants_after if entry.dialect == BATCH_V1_DIALECT else _instants_after
+    for instant in instants(entry.schedule, load_zone(entry.time_zone), _utc(start)):
         if instant > end:
             return
         yield instant
@@ -142,21 +175,48 @@ def due_slot(
     if since is None:
         return DueDecision(None, None, 0, False, False, following)
     since = _utc(since)
+    if entry.dialect == BATCH_V1_DIALECT:
+        return _batch_due_slot(entry, since, now, following)
     latest = latest_slot(entry, now)
     if latest <= since:
         return DueDecision(None, None, 0, False, False, following)
-    missed, capped = 0, False
-    for instant in slots_between(entry, since, latest):
-        if instant == latest:
-            break
-        if missed == MISSED_COUNT_LIMIT:
-            capped = True
-            break
-        missed += 1
+    missed, capped = _count_missed(entry, since, latest)
     deadline = entry.starting_deadline_seconds
     too_late = deadline is not None and latest + timedelta(seconds=deadline) < now
     fire = None if too_late or entry.suspend else latest
     return DueDecision(fire, latest, missed, capped, too_late, following)
+
+
+def _batch_due_slot(entry: CronEntry, since: datetime, now: datetime, following: datetime) -> DueDecision:
+    """due_slot for an adopted CronJob: the slot the CronJob controller's nextScheduleTime picks.
+
+    Its `latest` is the controller's most recent slot without the deadline, which its estimate can
+    miss after a downtime (then nothing is due, as natively); its `fire` is the controller's pick
+    with the deadline, which counts a slot exactly `startingDeadlineSeconds` old as too late.
+    """
+    schedule, zone = parse_batch_schedule(entry.schedule), load_zone(entry.time_zone)
+    latest = most_recent_schedule_time(schedule, zone, since, now).slot
+    if latest is None:
+        return DueDecision(None, None, 0, False, False, following)
+    missed, capped = _count_missed(entry, since, latest)
+    pick: datetime | None = latest
+    if entry.starting_deadline_seconds is not None:
+        deadline = entry.starting_deadline_seconds
+        pick = most_recent_schedule_time(schedule, zone, since, now, starting_deadline_seconds=deadline).slot
+    fire = None if pick is None or entry.suspend else pick
+    return DueDecision(fire, latest, missed, capped, pick is None, following)
+
+
+def _count_missed(entry: CronEntry, since: datetime, latest: datetime) -> tuple[int, bool]:
+    """(slots in (since, latest), whether counting stopped at MISSED_COUNT_LIMIT)."""
+    missed = 0
+    for instant in slots_between(entry, since, latest):
+        if instant == latest:
+            break
+        if missed == MISSED_COUNT_LIMIT:
+            return missed, True
+        missed += 1
+    return missed, False
 
 
 def storm_groups(
@@ -164,13 +224,13 @@ def storm_groups(
 ) -> dict[datetime, list[CronEntry]]:
     """Entries that fire in window_start < t <= window_end, grouped by instant, earliest first.
 
-    Suspended entries are left out. Each distinct (schedule, timeZone) is evaluated once, so a storm of
-    thousands of entries on "0 0 * * *" costs one croniter walk.
+    Suspended entries are left out. Each distinct (schedule, timeZone, dialect) is evaluated once, so a
+    storm of thousands of entries on "0 0 * * *" costs one croniter walk.
     """
-    by_schedule: dict[tuple[str, str], list[CronEntry]] = defaultdict(list)
+    by_schedule: dict[tuple[str, str, str], list[CronEntry]] = defaultdict(list)
     for entry in entries:
         if not entry.suspend:
-            by_schedule[entry.schedule, entry.time_zone].append(entry)
+            by_schedule[entry.schedule, entry.time_zone, entry.dialect].append(entry)
     groups: dict[datetime, list[CronEntry]] = defaultdict(list)
     for members in by_schedule.values():
         for instant in slots_between(members[0], window_start, window_end):

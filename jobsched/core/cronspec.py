@@ -33,6 +33,11 @@ DEFAULT_NAMESPACE: Final = "default"  # as kubectl assumes for a file without me
 UNNAMED: Final = "<unnamed>"
 
 CONCURRENCY_POLICIES: Final = ("Allow", "Forbid", "Replace")
+# How an entry's schedule is read: jobsched's ConfigMap dialect (croniter, docs/cron-format.md) or, for an
+# adopted batch/v1 CronJob, robfig/cron's as Kubernetes reads it (jobsched.core.batchcron).
+JOBSCHED_DIALECT: Final = "jobsched"
+BATCH_V1_DIALECT: Final = "batch/v1"
+DIALECTS: Final = (JOBSCHED_DIALECT, BATCH_V1_DIALECT)
 KINDS: Final = ("Pod", "Job")
 RESTART_POLICIES: Final = ("Never", "OnFailure")
 
@@ -107,13 +112,14 @@ class CronEntry:
     priority: int | None = None
     kind: str = "Pod"
     template: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
-    # Whose schedule rules apply: "jobsched" (croniter, docs/cron-format.md) or "batch/v1" (robfig/cron).
-    dialect: str = "jobsched"
+    dialect: str = JOBSCHED_DIALECT
     origin: CronJobOrigin | None = None
     # Covers every field above, template included, so equality still notices template changes.
     spec_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, got {self.dialect!r}")
         object.__setattr__(self, "template", freeze(self.template))
         object.__setattr__(self, "spec_hash", _hash_entry(self))
 
@@ -147,8 +153,8 @@ def _hash_entry(entry: CronEntry) -> str:
         entry.kind,
         thaw(entry.template),
     ]
-    if entry.dialect != "jobsched":
-        body.append(entry.dialect)
+    if entry.dialect != JOBSCHED_DIALECT:
+        body.append(entry.dialect)  # appended only here, so ConfigMap entries keep their hashes
     if entry.origin is not None:
         body.append([entry.origin.uid, entry.origin.time_zone])
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

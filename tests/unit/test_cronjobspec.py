@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from jobsched.core.cronjobspec import BATCH_DIALECT, parse_cronjob
-from jobsched.core.cronspec import CronEntry, thaw
+from jobsched.core.cronjobspec import parse_cronjob
+from jobsched.core.cronslots import next_slot, slots_between
+from jobsched.core.cronspec import BATCH_V1_DIALECT, CronEntry, thaw
 from jobsched.core.naming import entry_label_value, slot_labels_and_annotations, slot_object_name
 from jobsched.core.podbuild import adjusted_deadline, build_adopted_job, go_rfc3339
 from jobsched.core.vocabulary import (
@@ -69,7 +70,7 @@ def test_every_field_keeps_its_batch_v1_default() -> None:
         None,
     )
     assert (entry.successful_history, entry.failed_history) == (3, 1)
-    assert (entry.kind, entry.dialect, entry.time_zone) == ("Job", BATCH_DIALECT, "UTC")
+    assert (entry.kind, entry.dialect, entry.time_zone) == ("Job", BATCH_V1_DIALECT, "UTC")
     assert entry.origin is not None
     assert entry.origin.uid == "cj-uid"
     assert entry.origin.time_zone is None
@@ -107,7 +108,8 @@ def test_without_time_zone_the_controllers_zone_applies() -> None:
         ({"schedule": "@every 90s"}, "spec.schedule", "@every"),
         ({"schedule": "CRON_TZ=Europe/Berlin 0 * * * *"}, "spec.schedule", "spec.timeZone"),
         ({"schedule": "TZ=UTC 0 * * * *"}, "spec.schedule", "spec.timeZone"),
-        ({"schedule": "0 0 30 2 *"}, "spec.schedule", "never fires"),
+        ({"schedule": "0 0 30 2 *"}, "spec.schedule", "no time matches"),
+        ({"schedule": "0 0 * * 7"}, "spec.schedule", "above maximum (6)"),  # batch/v1's day-of-week range
         ({"timeZone": "Mars/Olympus"}, "spec.timeZone", "unknown time zone"),
     ],
 )
@@ -151,6 +153,23 @@ def test_default_or_own_scheduler_is_adopted(scheduler: str) -> None:
     obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["schedulerName"] = scheduler
     obj["spec"]["jobTemplate"]["spec"]["managedBy"] = "kubernetes.io/job-controller"
     assert parse_cronjob(obj, "jobsched")[0] is not None
+
+
+@pytest.mark.parametrize("schedule", ["+5 * * * *", "1,,2 * * * *", "? ? ? ? ?", "@hourly"])
+def test_what_batch_v1_accepts_jobsched_adopts(schedule: str) -> None:
+    assert parse_cronjob(cronjob(schedule=schedule), "jobsched")[0] is not None
+
+
+def test_slots_are_batch_v1_slots() -> None:
+    """robfig ANDs day of month and day of week when either starts with a star: Mondays only."""
+    entry = parsed(cronjob(schedule="0 0 */1 * mon"))
+    assert next_slot(entry, SLOT) == datetime(2026, 12, 7, tzinfo=UTC)  # the next Monday
+    fall_back = parsed(cronjob(schedule="30 1 * * *", timeZone="America/New_York"))
+    slots = list(
+        slots_between(fall_back, datetime(2026, 11, 1, 0, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
+    )
+    assert slots == [datetime(2026, 11, 1, 5, 30, tzinfo=UTC), datetime(2026, 11, 1, 6, 30, tzinfo=UTC)]
+    assert len({slot_object_name(fall_back, slot) for slot in slots}) == 2  # as natively, one Job each
 
 
 def test_bad_annotations_are_named() -> None:
