@@ -31,6 +31,7 @@ from jobsched.core.cronjobclaims import (
     forbid_blocks,
     pending_steps,
     replace_candidates,
+    still_a_slot,
 )
 from jobsched.core.cronruns import run_from_job
 from jobsched.core.cronspec import CronEntry
@@ -100,8 +101,12 @@ class Handover:
         if now >= self.deadline(slot):
             return False, "left_to_native"
         state = self._cronjobs.state(entry.namespace, entry.name)
-        if state is None or state.uid != origin.uid:
+        current = self._entries().get(entry.key)
+        if state is None or current is None or state.uid != origin.uid:
             return False, None  # handed back or deleted since the storm was planned
+        if state.suspended or current.suspend or not still_a_slot(current, slot):
+            return False, None  # suspended, or its schedule edited, since the storm was planned
+        entry = current  # the CronJob as it is now (its jobTemplate may have changed)
         name = slot_object_name(entry, slot)
         mine = self._jobs.adopted_of(entry.namespace, entry.name)
         if name in mine:
