@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jobsched.core.cronjobspec import parse_cronjob
 from jobsched.core.cronslots import next_slot, slots_between
@@ -270,3 +272,50 @@ def test_deadline_counts_from_the_slot(started: datetime, expected: int) -> None
     obj["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] = 600
     assert adjusted_deadline(parsed(obj), SLOT, started) == expected
     assert adjusted_deadline(parsed(cronjob()), SLOT, started) is None
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 100) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+SCHEDULES = st.one_of(
+    st.text(max_size=30),
+    st.lists(
+        st.sampled_from(["*", "?", "0", "7", "1-5", "*/2", "mon", "+5", "1,,2", "@daily", "@every 1m"]),
+        min_size=1,
+        max_size=6,
+    ).map(" ".join),
+)
+
+
+@given(
+    schedule=st.one_of(SCHEDULES, JSON),
+    zone=st.one_of(st.none(), st.sampled_from(["UTC", "Europe/Berlin", "Mars/Base", "Local", ""]), JSON),
+    policy=st.one_of(st.sampled_from(["Allow", "Forbid", "Replace", "Sometimes"]), JSON),
+    job_spec=st.dictionaries(
+        st.sampled_from(
+            ["suspend", "managedBy", "template", "parallelism", "completions", "activeDeadlineSeconds"]
+        ),
+        JSON,
+        max_size=4,
+    ),
+    pod_spec=st.dictionaries(st.sampled_from(["schedulerName", "nodeName", "containers"]), JSON, max_size=3),
+)
+def test_any_cronjob_is_an_entry_or_problems_naming_fields(
+    schedule: Any, zone: Any, policy: Any, job_spec: dict[str, Any], pod_spec: dict[str, Any]
+) -> None:
+    obj = cronjob(schedule=schedule, timeZone=zone, concurrencyPolicy=policy)
+    obj["spec"]["jobTemplate"]["spec"].update(job_spec)
+    if isinstance(obj["spec"]["jobTemplate"]["spec"].get("template"), dict):
+        obj["spec"]["jobTemplate"]["spec"]["template"].setdefault("spec", {})
+        if isinstance(obj["spec"]["jobTemplate"]["spec"]["template"]["spec"], dict):
+            obj["spec"]["jobTemplate"]["spec"]["template"]["spec"].update(pod_spec)
+    entry, problems = parse_cronjob(obj, "jobsched")
+    assert (entry is None) == bool(problems)
+    for problem in problems:
+        assert problem.configmap == "analytics/report"
+        assert problem.field.startswith(("spec.", "metadata.", "cron."))
+        assert problem.message
+    if entry is not None:
+        assert next_slot(entry, SLOT) > SLOT  # an adopted schedule always has a next slot
