@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,28 +81,38 @@ class Claims:
 
     async def read_state(self, namespace: str, name: str) -> CronJobState | None:
         """The CronJob as the apiserver has it now; None when it is gone (or cannot be read)."""
+        return (await self._read_state(namespace, name))[0]
+
+    async def _read_state(self, namespace: str, name: str) -> tuple[CronJobState | None, WriteOutcome]:
         read = await api.get_cronjob(self._client, namespace, name)
         if read.outcome is WriteOutcome.DONE and read.obj is not None:
-            return cronjob_state(read.obj)
+            return cronjob_state(read.obj), WriteOutcome.DONE
         if read.outcome is not WriteOutcome.GONE:
             log.warning(
                 "cannot read CronJob", cronjob=f"{namespace}/{name}", status=read.status, error=read.message
             )
-        return None
+        return None, read.outcome
 
     async def read_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         read = await api.get_job(self._client, namespace, name)
         return read.obj if read.outcome is WriteOutcome.DONE else None
 
     async def _status_write(
-        self, step: str, job: AdoptedJob, state: CronJobState | None, compute: Any
+        self,
+        step: str,
+        job: AdoptedJob,
+        state: CronJobState | None,
+        compute: Callable[[CronJobState], dict[str, Any] | None],
     ) -> WriteOutcome:
         """Writes `compute(state)` to the CronJob's status; on a conflict reads it again and recomputes."""
         for attempt in range(ATTEMPTS):
             if state is None:
-                state = await self.read_state(job.namespace, job.cronjob)
-                if state is None:
-                    return WriteOutcome.GONE
+                state, read = await self._read_state(job.namespace, job.cronjob)
+                if read in (WriteOutcome.GONE, WriteOutcome.REFUSED):
+                    return read
+                if state is None:  # no answer: the same backoff as a failed write
+                    await anyio.sleep(BACKOFF_S * 2**attempt * (0.5 + random.random()))
+                    continue
             if state.uid != job.cronjob_uid:
                 return WriteOutcome.GONE  # a new CronJob of the same name; the old one's Jobs are garbage
             patch = compute(state)

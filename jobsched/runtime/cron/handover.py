@@ -24,6 +24,7 @@ import structlog
 
 from jobsched.core.cronjobclaims import (
     URGENT,
+    AdoptedJob,
     CronJobState,
     Pending,
     Step,
@@ -193,14 +194,15 @@ class Handover:
             for job in self._jobs.adopted_of(namespace, cronjob).values()
             if (namespace, job.name) not in self.in_flight
         ]
-        if not any(not job.deleting and (job.running or not job.controller) for job in jobs):
-            return
+        entry = self._entries().get(f"{namespace}/CronJob/{cronjob}")
+        now = self._clock()
+        replacing = entry is not None and entry.concurrency_policy == "Replace"
+        if not any(self._may_owe(job, now, replacing) for job in jobs):
+            return  # the common case, cheaply: every Job claimed, owned, and past its slot (or done)
         async with self._limiter:
             state = await self._state(namespace, cronjob)
             if state is None:
                 return
-            entry = self._entries().get(f"{namespace}/CronJob/{cronjob}")
-            now = self._clock()
             steps = [s for s in pending_steps(state, jobs, entry, now) if not self._done_here(s)]
             replace = (
                 replace_candidates(state, jobs, now)
@@ -216,6 +218,16 @@ class Handover:
             if replace:
                 current = next(j for j in jobs if j.slot == state.last_schedule_time)
                 await self.claims.replace(current, state, replace, {j.uid: j for j in jobs})
+
+    @staticmethod
+    def _may_owe(job: AdoptedJob, now: datetime, replacing: bool) -> bool:
+        """Whether a write may still be owed for `job` (pending_steps says which): its claim or owner,
+        a call-off before its slot, its deadline, or (Replace) the Jobs running beside it."""
+        if job.deleting:
+            return False
+        if not job.controller:
+            return True  # P3 comes after P2: a Job owned is a Job claimed
+        return job.running and (replacing or job.slot > now or job.deadline_s is not None)
 
     def _done_here(self, pending: Pending) -> bool:
         """This process already wrote it; its watches have not shown it yet."""
