@@ -17,8 +17,9 @@ from typing import Any, Final, TypeVar
 import yaml
 
 from jobsched import SCHEDULER_NAME
+from jobsched.core.cronspec import CronSpecError, load_zone
 from jobsched.core.domains import Domain, domains_from_config
-from jobsched.core.vocabulary import CRON_CONFIGMAP_LABEL, NAMESPACE_OPT_IN_LABEL
+from jobsched.core.vocabulary import CRON_CONFIGMAP_LABEL, MANAGED_CRONJOB_LABEL, NAMESPACE_OPT_IN_LABEL
 
 T = TypeVar("T")
 
@@ -91,6 +92,12 @@ class CronSettings:
     housekeeping_in_flight: int = _key("housekeepingInFlight", 8, positive=True)
     tracking_write_s: float = _key("trackingWriteSeconds", 2.0, positive=True)
     parse_timeout_s: float = _key("parseTimeoutSeconds", 30.0, positive=True)
+    # Adopted batch/v1 CronJobs (docs/cronjob-migration.md).
+    adopt_cronjobs: bool = _key("adoptCronJobs", True)
+    cronjob_label: str = _key("cronJobLabel", MANAGED_CRONJOB_LABEL + "=true")
+    cronjob_time_zone: str = _key("cronJobTimeZone", "UTC")
+    claim_margin_s: float = _key("claimMarginSeconds", 2.0, positive=True)
+    assumed_job_pod_rate: float = _key("assumedJobPodRate", 8.0, positive=True)
 
     @property
     def configmap_label_key(self) -> str:
@@ -233,6 +240,11 @@ def settings_from_mapping(data: Any) -> Settings:
         )
     _check_selector(top.sub("cron"), "configMapLabel", cron.configmap_label)
     _check_selector(top.sub("cron"), "namespaceLabel", cron.namespace_label)
+    _check_selector(top.sub("cron"), "cronJobLabel", cron.cronjob_label)
+    try:
+        load_zone(cron.cronjob_time_zone)
+    except CronSpecError as err:
+        raise SettingsError(f"cron.cronJobTimeZone: {err}") from err
     return Settings(
         scheduler_name=top.get("schedulerName", str, defaults.scheduler_name),
         domains=domains,

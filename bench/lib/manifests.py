@@ -12,7 +12,13 @@ from typing import Any
 
 import yaml
 
-from jobsched.core.vocabulary import BENCH_LABEL, CRON_CONFIGMAP_LABEL, ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
+from jobsched.core.vocabulary import (
+    BENCH_LABEL,
+    CRON_CONFIGMAP_LABEL,
+    ENTRY_LABEL,
+    MANAGED_CRONJOB_LABEL,
+    SCHEDULED_TIME_ANNOTATION,
+)
 
 RUN_ANNOTATION = "pod-complete.stage.kwok.x-k8s.io/delay"
 CRON_CONFIGMAP_KEY = "crons.yaml"
@@ -119,6 +125,13 @@ def cronjob(name: str, schedule: str, run_seconds: float) -> dict[str, Any]:
             },
         },
     }
+
+
+def adopted_cronjob(name: str, schedule: str, run_seconds: float) -> dict[str, Any]:
+    """The native system's CronJob, handed to jobsched by its label (and nothing else)."""
+    body = cronjob(name, schedule, run_seconds)
+    body["metadata"]["labels"][MANAGED_CRONJOB_LABEL] = "true"
+    return body
 
 
 def cron_entry(

@@ -331,6 +331,63 @@ class JobschedHostile(Jobsched):
         }
 
 
+class JobschedCronJob(Jobsched):
+    """The same `jobsched run` firing adopted batch/v1 CronJobs (label jobsched.io/managed=true), with
+    kube-controller-manager's cronjob, job and GC controllers running at native-tuned's client QPS (its
+    Job controller makes the pre-staged Jobs' pods). No kube-scheduler: jobsched places every pod."""
+
+    name = "jobsched-cronjob"
+
+    def __init__(self, config: Path = DEFAULT_JOBSCHED_CONFIG, qps: int = 5000) -> None:
+        super().__init__(config)
+        self.qps = qps
+        self._cluster: devcluster.ClusterState | None = None
+
+    def lead(self, scenario: Scenario) -> float:
+        # Besides creating the CronJobs: three writes per slot (Job, claim, owner) before the slot, and
+        # the Job controller's pods (≈ 50 slots/s on a loaded 2-CPU machine, with margin).
+        return scenario.lead_s if scenario.lead_s is not None else scenario.lead + scenario.crons / 40
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "kube-controller-manager": {"qps": self.qps, "burst": self.qps}}
+
+    async def prepare(self, ctx: RunContext) -> None:
+        if ctx.cluster is None:
+            raise SystemFailed(
+                f"{self.name} needs the harness's local control plane (it starts kube-controller-manager "
+                "itself); run without --kubeconfig, or on a devcluster kubeconfig"
+            )
+        schedule = cron_schedule(ctx.fire_at)
+        bodies = [manifests.adopted_cronjob(n, schedule, ctx.scenario.run_seconds) for n in ctx.entries]
+        await create_all(ctx.client, f"/apis/batch/v1/namespaces/{ctx.namespace}/cronjobs", bodies)
+
+    async def start(self, ctx: RunContext) -> None:
+        cluster = ctx.cluster
+        assert cluster is not None
+        self._cluster = cluster
+        await anyio.to_thread.run_sync(
+            lambda: devcluster.start_native(cluster, self.qps, self.qps, scheduler=False)
+        )
+        ctx.sampler.track([cluster.pids["kube-controller-manager"]])
+        await super().start(ctx)
+
+    def check(self) -> None:
+        super().check()
+        if self._cluster is not None:
+            alive = {n for n, _ in devprocesses.running_pids(self._cluster)}
+            if "kube-controller-manager" not in alive:
+                tail = log_tail(self._cluster.dir / "kube-controller-manager.log")
+                raise SystemFailed(f"kube-controller-manager exited during the run; last log lines:\n{tail}")
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            if self._cluster is not None:
+                devcluster.stop_native(self._cluster)
+                self._cluster = None
+
+
 def spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     """Starts command in its own session (so stopping it reaches its children), output to log_path."""
     with log_path.open("ab") as log:
@@ -411,7 +468,15 @@ class Raw(System):
         }
 
 
-SYSTEM_NAMES = ("jobsched", "native", "native-tuned", "raw", "jobsched-unaware", "jobsched-hostile")
+SYSTEM_NAMES = (
+    "jobsched",
+    "jobsched-cronjob",
+    "native",
+    "native-tuned",
+    "raw",
+    "jobsched-unaware",
+    "jobsched-hostile",
+)
 
 
 def make_system(
@@ -431,6 +496,8 @@ def make_system(
         return JobschedUnaware(jobsched_config)
     if name == "jobsched-hostile":
         return JobschedHostile(jobsched_config, provider)
+    if name == "jobsched-cronjob":
+        return JobschedCronJob(jobsched_config, qps=tuned_qps)
     if name == "raw":
         return Raw(raw_in_flight)
     raise ValueError(f"systems: unknown system {name!r} (choose from {', '.join(SYSTEM_NAMES)})")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
 from jobsched.core.cronruns import RunRecord, RunState
+from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import parse_time, rfc3339
 
 EWMA_ALPHA: Final = 0.3
@@ -34,6 +36,50 @@ def lead_seconds(count: int, create_rate: float, *, min_lead: float, max_lead: f
     if create_rate <= 0:
         return max_lead
     return min(max_lead, max(min_lead, count / create_rate + margin))
+
+
+def object_class(entry: CronEntry) -> str:
+    """What staging one slot of `entry` costs, as a class whose create rate is measured on its own: a
+    Pod or a Job (one write), or an adopted CronJob's Job (three: the Job, the claim, the owner)."""
+    return "CronJob" if entry.origin is not None else entry.kind
+
+
+def initial_pods(entry: CronEntry) -> int:
+    """The pods the Job controller creates for one slot Job at once: its parallelism (default 1), at most
+    its completions. 0 for a Pod entry, whose pod is the object jobsched creates."""
+    if entry.kind != "Job":
+        return 0
+    spec = entry.template.get("spec") or {}
+    parallelism = spec.get("parallelism")
+    completions = spec.get("completions")
+    pods = parallelism if isinstance(parallelism, int) and not isinstance(parallelism, bool) else 1
+    if isinstance(completions, int) and not isinstance(completions, bool):
+        pods = min(pods, completions)
+    return max(pods, 0)
+
+
+def storm_lead(
+    members: Sequence[CronEntry],
+    create_rates: Mapping[str, float],
+    job_pod_rate: float,
+    *,
+    min_lead: float,
+    max_lead: float,
+    margin: float,
+) -> float:
+    """How long before its instant a storm must start staging: creating every object at its class's
+    measured rate (one after another: they share the stager's workers), or, for Jobs, waiting for the
+    Job controller to create their pods at the rate they were seen to appear, whichever is longer; plus
+    a margin, clamped to [min_lead, max_lead]."""
+    counts = Counter(object_class(entry) for entry in members)
+    if any(create_rates.get(kind, 0.0) <= 0 for kind in counts):
+        return max_lead
+    create_s = sum(count / create_rates[kind] for kind, count in counts.items())
+    pods = sum(initial_pods(entry) for entry in members)
+    if pods and job_pod_rate <= 0:
+        return max_lead
+    pods_s = pods / job_pod_rate if pods else 0.0
+    return min(max_lead, max(min_lead, max(create_s, pods_s) + margin))
 
 
 def ewma(previous: float | None, sample: float, alpha: float = EWMA_ALPHA) -> float:

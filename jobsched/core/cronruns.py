@@ -81,15 +81,10 @@ def run_from_pod(record: PodRecord) -> RunRecord | None:
 _POD_STATES: Final = {"Succeeded": RunState.SUCCEEDED, "Failed": RunState.FAILED}
 
 
-def run_from_job(obj: Mapping[str, Any]) -> RunRecord | None:
-    """The run a raw batch/v1 Job stands for, from its Complete / Failed conditions."""
-    meta = obj.get("metadata")
-    meta = meta if isinstance(meta, Mapping) else {}
-    entry_label = (meta.get("labels") or {}).get(ENTRY_LABEL)
-    if not entry_label or not meta.get("name"):
-        return None
-    annotations = meta.get("annotations") or {}
-    status = obj.get("status") or {}
+def job_state(obj: Mapping[str, Any]) -> tuple[RunState, datetime | None]:
+    """A raw Job's state from its Complete / Failed conditions, and when it finished."""
+    status = obj.get("status")
+    status = status if isinstance(status, Mapping) else {}
     state = RunState.ACTIVE
     finished = None
     for condition in status.get("conditions") or []:
@@ -102,6 +97,18 @@ def run_from_job(obj: Mapping[str, Any]) -> RunRecord | None:
         else:
             continue
         finished = parse_time(status.get("completionTime")) or parse_time(condition.get("lastTransitionTime"))
+    return state, finished
+
+
+def run_from_job(obj: Mapping[str, Any]) -> RunRecord | None:
+    """The run a raw batch/v1 Job stands for, from its Complete / Failed conditions."""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    entry_label = (meta.get("labels") or {}).get(ENTRY_LABEL)
+    if not entry_label or not meta.get("name"):
+        return None
+    annotations = meta.get("annotations") or {}
+    state, finished = job_state(obj)
     return RunRecord(
         "Job",
         str(meta.get("namespace", "")),

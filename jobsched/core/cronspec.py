@@ -99,9 +99,21 @@ class Problem:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class CronJobOrigin:
+    """What an entry read from a batch/v1 CronJob (core.cronjobspec) carries beyond the entry itself."""
+
+    uid: str  # the CronJob's UID: its Jobs' ownerReference
+    time_zone: str | None  # spec.timeZone as written; None: the controller's zone, and UTC in annotations
+
+
 @dataclass(frozen=True)
 class CronEntry:
-    """One validated cron entry. `template` is deep-frozen: mappings are read-only, lists are tuples."""
+    """One validated cron entry. `template` is deep-frozen: mappings are read-only, lists are tuples.
+
+    An entry from a ConfigMap has no `origin`; one from an adopted CronJob has, and is named after it
+    (`configmap` and `name` both hold the CronJob's name).
+    """
 
     namespace: str
     configmap: str
@@ -118,6 +130,7 @@ class CronEntry:
     kind: str = "Pod"
     template: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     dialect: str = JOBSCHED_DIALECT
+    origin: CronJobOrigin | None = None
     # Covers every field above, template included, so equality still notices template changes.
     spec_hash: str = field(init=False)
 
@@ -137,7 +150,10 @@ class CronEntry:
 
     @property
     def key(self) -> str:
-        """Stable identity across updates: "namespace/configmap/name"."""
+        """Stable identity across updates: "namespace/configmap/name", or "namespace/CronJob/name" for an
+        adopted CronJob (no ConfigMap name holds a capital letter, so the two never collide)."""
+        if self.origin is not None:
+            return f"{self.namespace}/CronJob/{self.name}"
         return f"{self.namespace}/{self.configmap}/{self.name}"
 
     @property
@@ -172,6 +188,8 @@ def _hash_entry(entry: CronEntry) -> str:
     ]
     if entry.dialect != JOBSCHED_DIALECT:
         body.append(entry.dialect)  # appended only here, so ConfigMap entries keep their hashes
+    if entry.origin is not None:
+        body.append([entry.origin.uid, entry.origin.time_zone])
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

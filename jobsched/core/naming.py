@@ -9,6 +9,10 @@ over the full identity, and the readable part is cut short when needed to stay a
 63 characters (Pod names become hostnames). Unlike batch/v1's ``<cronjob>-<unix minutes>``, the hash is
 always present: configmap and entry names may both contain dashes, so "a-b" + "c" and "a" + "b-c" would
 otherwise collide in one namespace.
+
+An adopted batch/v1 CronJob's Jobs take the native controller's name, ``<cronjob>-<unix minutes>``, so
+that jobsched and the native CronJob controller, creating the same slot, collide on AlreadyExists: that
+collision is what keeps each slot to one Job between them (docs/cronjob-migration.md).
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ def _unix_minutes(slot: datetime) -> int:
 def slot_object_name(entry: CronEntry, slot: datetime) -> str:
     """The name of the Pod or Job that runs `entry` for `slot`."""
     minutes = _unix_minutes(slot)
+    if entry.origin is not None:
+        return f"{entry.name}-{minutes}"  # batch/v1's getJobName: the CronJob's name is at most 52 long
     digest = identity_hash(entry.namespace, entry.configmap, entry.name, str(minutes))
     suffix = f"-{minutes}-{digest}"
     limit = (MAX_JOB_NAME if entry.kind == "Job" else MAX_NAME) - len(suffix)
@@ -82,7 +88,10 @@ def label_value(text: str) -> str:
 
 
 def entry_label_value(entry: CronEntry) -> str:
-    """The ENTRY_LABEL value: "<configmap>.<entry>" (entry names hold no dots, so it is unambiguous)."""
+    """The ENTRY_LABEL value: "<configmap>.<entry>" (entry names hold no dots, so it is unambiguous), or
+    "cronjob_<name>" for an adopted CronJob (no ConfigMap or entry name holds "_", so never the same)."""
+    if entry.origin is not None:
+        return label_value(f"cronjob_{entry.name}")
     return label_value(f"{entry.configmap}.{entry.name}")
 
 
@@ -107,7 +116,9 @@ def rfc3339(moment: datetime) -> str:
 
 def slot_labels_and_annotations(entry: CronEntry, slot: datetime) -> tuple[dict[str, str], dict[str, str]]:
     """The labels and annotations jobsched puts on every object it creates for a slot."""
-    labels = {ENTRY_LABEL: entry_label_value(entry), CONFIGMAP_LABEL: label_value(entry.configmap)}
+    labels = {ENTRY_LABEL: entry_label_value(entry)}
+    if entry.origin is None:
+        labels[CONFIGMAP_LABEL] = label_value(entry.configmap)
     annotations = {SCHEDULED_TIME_ANNOTATION: rfc3339(slot)}
     if entry.domains:
         annotations[DOMAINS_ANNOTATION] = ",".join(entry.domains)

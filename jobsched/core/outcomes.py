@@ -129,3 +129,26 @@ def delete_done(status: int | None) -> bool:
 def patch_done(status: int | None, gone_ok: bool = True) -> bool:
     """A patch is done when it applied, or (gone_ok) when the object it was for is gone."""
     return status is not None and (200 <= status < 300 or (gone_ok and status == 404))
+
+
+# --- conditional writes (an adopted CronJob's status, its Jobs' owner and deadline) -------------------
+
+
+class WriteOutcome(enum.Enum):
+    DONE = "done"
+    CONFLICT = "conflict"  # 409: the resourceVersion moved on; read the object again and recompute
+    GONE = "gone"  # 404: the object is gone; nothing left to write
+    REFUSED = "refused"  # another 4xx (a failed JSON-patch test, RBAC): this write will not succeed
+    RETRY = "retry"  # no answer, 429 or 5xx: the same write may succeed later
+
+
+def write_outcome(status: int | None) -> WriteOutcome:
+    if status is not None and 200 <= status < 300:
+        return WriteOutcome.DONE
+    if retryable(status):
+        return WriteOutcome.RETRY
+    if status == 409:
+        return WriteOutcome.CONFLICT
+    if status == 404:
+        return WriteOutcome.GONE
+    return WriteOutcome.REFUSED

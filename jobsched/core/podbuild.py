@@ -7,14 +7,19 @@ mutated; jobsched's own metadata wins over the template's where both set a key.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from jobsched import SCHEDULER_NAME
-from jobsched.core.cronspec import CronEntry, thaw
-from jobsched.core.naming import slot_labels_and_annotations, slot_object_name
-from jobsched.core.vocabulary import TRACKING_FINALIZER
+from jobsched.core.cronspec import CronEntry, load_zone, thaw
+from jobsched.core.naming import rfc3339, slot_labels_and_annotations, slot_object_name
+from jobsched.core.vocabulary import (
+    CRONJOB_SCHEDULED_TIMESTAMP,
+    PREVIOUS_SCHEDULE_ANNOTATION,
+    TRACKING_FINALIZER,
+)
 
 
 def build_slot_object(
@@ -55,6 +60,85 @@ def build_slot_object(
         "metadata": metadata,
         "spec": _pod_spec(entry, spec, scheduler_name, scheduling_gates),
     }
+
+
+def build_adopted_job(
+    entry: CronEntry,
+    slot: datetime,
+    scheduler_name: str = SCHEDULER_NAME,
+    *,
+    now: datetime,
+    previous: datetime | None,
+) -> dict[str, Any]:
+    """The Job for an adopted CronJob's `slot`, created at `now`, the native controller's Job but for
+    what pre-staging needs.
+
+    As the native controller builds it: the name `<cronjob>-<unix minutes>`, the jobTemplate's labels and
+    annotations plus `batch.kubernetes.io/cronjob-scheduled-timestamp` (the slot in spec.timeZone, UTC
+    without one), an ownerReference to the CronJob, and the jobTemplate's spec. What jobsched adds: its
+    slot label and annotation (also on the pod template, so its scheduler holds the pods until the
+    slot), its `schedulerName`, the CronJob's lastScheduleTime before this slot (`previous`, restored if
+    the slot is called off), an ownerReference that is not yet the controller (the native controller
+    ignores the Job until jobsched has recorded it in the CronJob's status; then it is made the
+    controller), and an activeDeadlineSeconds lengthened by the time left until the slot, since the Job
+    controller counts it from the Job's start, which is now (it is set exactly once the Job started).
+    """
+    origin = entry.origin
+    if origin is None:
+        raise ValueError(f"entry {entry.key} is not an adopted CronJob")
+    template: dict[str, Any] = thaw(entry.template)
+    labels, annotations = slot_labels_and_annotations(entry, slot)
+    source_meta = template.get("metadata") or {}
+    metadata: dict[str, Any] = {
+        "name": slot_object_name(entry, slot),
+        "namespace": entry.namespace,
+        "labels": {**(source_meta.get("labels") or {}), **labels},
+        "annotations": {
+            **(source_meta.get("annotations") or {}),
+            CRONJOB_SCHEDULED_TIMESTAMP: go_rfc3339(slot, origin.time_zone),
+            **annotations,
+            PREVIOUS_SCHEDULE_ANNOTATION: rfc3339(previous) if previous is not None else "",
+        },
+        "ownerReferences": [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "name": entry.name,
+                "uid": origin.uid,
+                "controller": False,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    }
+    spec: dict[str, Any] = template.get("spec") or {}
+    pod_template: dict[str, Any] = spec.get("template") or {}
+    pod_template["metadata"] = _merged_metadata(pod_template.get("metadata"), labels, annotations)
+    pod_template["metadata"].pop("namespace", None)
+    pod_template["spec"] = _pod_spec(entry, pod_template.get("spec") or {}, scheduler_name, ())
+    spec["template"] = pod_template
+    deadline = spec.get("activeDeadlineSeconds")
+    if isinstance(deadline, int) and not isinstance(deadline, bool):
+        spec["activeDeadlineSeconds"] = deadline + max(0, math.ceil((slot - now).total_seconds()))
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec}
+
+
+def go_rfc3339(moment: datetime, zone: str | None) -> str:
+    """`moment` as Go's time.RFC3339 prints it in `zone` (UTC for None): "Z" for a zero offset."""
+    local = moment.astimezone(load_zone(zone) if zone else UTC)
+    offset = local.utcoffset()
+    if not offset:
+        return local.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return local.isoformat(timespec="seconds")
+
+
+def adjusted_deadline(entry: CronEntry, slot: datetime, started: datetime) -> int | None:
+    """The activeDeadlineSeconds that ends an adopted Job `original` seconds after its slot (or after its
+    start, for one started late), given when the Job controller started it, which for a pre-staged Job
+    is before the slot; None when its template sets none."""
+    original = (entry.template.get("spec") or {}).get("activeDeadlineSeconds")
+    if not isinstance(original, int) or isinstance(original, bool):
+        return None
+    return original + max(0, math.floor((slot - started).total_seconds()))
 
 
 def _merged_metadata(

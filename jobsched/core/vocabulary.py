@@ -17,12 +17,17 @@ CRON_CONFIGMAP_LABEL: Final = PREFIX + "cron"  # on a ConfigMap: "true" marks it
 STATUS_CONFIGMAP_VALUE: Final = (
     "status"  # CRON_CONFIGMAP_LABEL's value on the status ConfigMaps jobsched writes
 )
+# On a batch/v1 CronJob: "true" hands its slots to jobsched (docs/cronjob-migration.md); removing it
+# hands them back to the native CronJob controller.
+MANAGED_CRONJOB_LABEL: Final = PREFIX + "managed"
 
 # --- on the objects created for a slot --------------------------------------------------------------
 ENTRY_LABEL: Final = PREFIX + "entry"  # "<source>.<entry>", or a hashed form of it (naming.label_value)
 CONFIGMAP_LABEL: Final = PREFIX + "configmap"  # the source ConfigMap's name (label-safe)
 SCHEDULED_TIME_ANNOTATION: Final = PREFIX + "scheduled-time"  # the slot, RFC 3339 UTC
-DOMAINS_ANNOTATION: Final = PREFIX + "domains"  # the pod's domain chain, "virtual,regular"
+DOMAINS_ANNOTATION: Final = (
+    PREFIX + "domains"
+)  # the pod's domain chain, "virtual,regular" (also on a CronJob)
 # The scheduler orders its queue by this; spec.priority is not used because the Priority admission
 # plugin rejects pods that set it without a matching priorityClassName.
 PRIORITY_ANNOTATION: Final = PREFIX + "priority"
@@ -30,6 +35,13 @@ TRACKING_FINALIZER: Final = PREFIX + "tracking"  # a slot pod keeps it until its
 # On a pod that runs a slot again after its first pod failed before it started (a provider failure):
 # the name of that first pod. A re-run is never run again.
 RERUN_OF_ANNOTATION: Final = PREFIX + "rerun-of"
+
+# On a Job jobsched made for an adopted CronJob: the CronJob's lastScheduleTime before this slot was
+# claimed ("" for none), restored if the slot is called off before it fires (suspend, schedule edit).
+PREVIOUS_SCHEDULE_ANNOTATION: Final = PREFIX + "previous-schedule-time"
+
+# --- batch/v1's own names, which an adopted CronJob's Jobs carry as the native controller's do ----------
+CRONJOB_SCHEDULED_TIMESTAMP: Final = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 
 # --- status ConfigMaps ---------------------------------------------------------------------------------
 STATUS_FOR_LABEL: Final = PREFIX + "status-for"  # on a status ConfigMap: its source ConfigMap's name

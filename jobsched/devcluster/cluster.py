@@ -214,8 +214,10 @@ def _start_kwok(state: ClusterState) -> None:
     wait_until("kwok", lambda: tcp_open(state.kwok_port), state, "kwok")
 
 
-def start_native(state: ClusterState, qps: int = 0, burst: int = 0) -> None:
-    """Starts kube-controller-manager (cronjob, job, GC) and kube-scheduler for the native baseline.
+def start_native(state: ClusterState, qps: int = 0, burst: int = 0, scheduler: bool = True) -> None:
+    """Starts kube-controller-manager (cronjob, job, GC, TTL-after-finished) and kube-scheduler for the
+    native baseline; without `scheduler`, kube-controller-manager alone (for adopted CronJobs, whose
+    pods jobsched places).
 
     qps/burst of 0 keep upstream defaults (QPS 50/burst 100 for the scheduler, 20/30 for the
     controller manager); otherwise every client gets that QPS and burst.
@@ -234,7 +236,8 @@ def start_native(state: ClusterState, qps: int = 0, burst: int = 0) -> None:
         "kube-controller-manager",
         [
             f"--kubeconfig={state.kubeconfig}",
-            "--controllers=cronjob-controller,job-controller,garbage-collector-controller",
+            "--controllers=cronjob-controller,job-controller,garbage-collector-controller,"
+            "ttl-after-finished-controller",
             "--leader-elect=false",
             "--bind-address=127.0.0.1",
             "--secure-port=0",
@@ -242,11 +245,16 @@ def start_native(state: ClusterState, qps: int = 0, burst: int = 0) -> None:
             *kcm_qps,
         ],
     )
-    spawn(state, "kube-scheduler", [f"--config={sched_cfg}", "--bind-address=127.0.0.1", "--secure-port=0"])
-    state.native_settings = {"qps": qps, "burst": burst}
+    started = ["kube-controller-manager"]
+    if scheduler:
+        spawn(
+            state, "kube-scheduler", [f"--config={sched_cfg}", "--bind-address=127.0.0.1", "--secure-port=0"]
+        )
+        started.append("kube-scheduler")
+    state.native_settings = {"qps": qps, "burst": burst, "scheduler": scheduler}
     state.save()
     time.sleep(1.0)
-    for name in NATIVE_PROCESSES:
+    for name in started:
         if not pid_runs(state.pids[name], state.binaries[name]):
             tail = (state.dir / f"{name}.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{name} exited at start:\n{tail}")

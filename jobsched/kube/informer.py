@@ -166,6 +166,7 @@ class Resource(enum.Enum):
     NAMESPACES = "namespaces"
     CONFIGMAPS = "configmaps"
     JOBS = "jobs"
+    CRONJOBS = "cronjobs"
 
 
 _COLLECTIONS: dict[Resource, str] = {
@@ -174,6 +175,7 @@ _COLLECTIONS: dict[Resource, str] = {
     Resource.NAMESPACES: paths.namespaces(),
     Resource.CONFIGMAPS: paths.configmaps(),
     Resource.JOBS: paths.jobs(),
+    Resource.CRONJOBS: paths.cronjobs(),
 }
 
 

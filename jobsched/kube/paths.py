@@ -50,6 +50,18 @@ def job(namespace: str, name: str) -> str:
     return f"{BATCH}/namespaces/{namespace}/jobs/{name}"
 
 
+def cronjobs(namespace: str | None = None) -> str:
+    return _collection(BATCH, "cronjobs", namespace)
+
+
+def cronjob(namespace: str, name: str) -> str:
+    return f"{BATCH}/namespaces/{namespace}/cronjobs/{name}"
+
+
+def cronjob_status(namespace: str, name: str) -> str:
+    return cronjob(namespace, name) + "/status"
+
+
 def configmaps(namespace: str | None = None) -> str:
     return _collection(CORE, "configmaps", namespace)
 

@@ -121,5 +121,11 @@ class Metrics:
             ["field"],
             registry=r,
         )
+        self.cronjob_writes = Counter(
+            "jobsched_cronjob_handover_writes_total",
+            "Writes of the CronJob hand-over (claim, own, release, cancel, replace, deadline), by outcome.",
+            ["step", "outcome"],
+            registry=r,
+        )
         self.cron_entries = Gauge("jobsched_cron_entries", "Valid cron entries loaded.", registry=r)
         self.is_leader = Gauge("jobsched_leader", "1 while this instance holds the leader lease.", registry=r)

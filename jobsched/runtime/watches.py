@@ -2,9 +2,9 @@
 
 The scheduler and the cron engine both follow pods. Rather than each keeping a watch and decoding every
 pod twice, one pod watch feeds a `PodFeed`, which turns each event into one `PodRecord` and gives it to
-both. Nodes go to the scheduler; namespaces, ConfigMaps and Jobs to the engine. The selectors follow
+both. Nodes go to the scheduler; namespaces, ConfigMaps, CronJobs and Jobs to the engine. The selectors follow
 from who listens: the scheduler alone needs only non-terminal pods, the engine alone only its slot
-pods, together every pod.
+pods, together every pod. CronJobs are watched only with the managed label (adopted ones).
 """
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ class Watches:
                 )
             )
             informers.append(informer_for(client, Resource.JOBS, engine.jobs, label_selector=ENTRY_LABEL))
+            if engine.cronjobs is not None:
+                informers.append(
+                    informer_for(
+                        client, Resource.CRONJOBS, engine.cronjobs, label_selector=cron.cronjob_label
+                    )
+                )
             pod_consumers.append(engine.pods)
         if pod_consumers:
             field_selector = NON_TERMINAL if engine is None else None

@@ -120,3 +120,22 @@ def test_a_hostile_tenant_gets_events_and_the_storm_still_binds_every_slot_once(
     assert run["hostile_configmaps"] == 15
     assert run["hostile_invalid"] == 13
     assert run["hostile_reported"] == run["hostile_invalid"]
+
+
+def test_jobsched_cronjob_storm_fires_every_adopted_cronjob_once(
+    control_plane: devcluster.ClusterState,
+) -> None:
+    """The native system's CronJobs, adopted by label, kube-controller-manager running: each slot once, its
+    Job's pods pre-staged by the Job controller before the slot, bound at or after it; the same figures."""
+    outcome = small_storm(control_plane, ("jobsched-cronjob",))
+    run = outcome.document["runs"]["jobsched-cronjob"]
+    assert_all_bound_once(run)
+    assert set(run) >= RUN_KEYS
+    assert run["fire_to_created_s"]["max"] < 0
+    (curve,) = outcome.bound_curves["jobsched-cronjob"]
+    assert len(curve) == CRONS
+    assert curve[0] >= 0
+    assert run["scheduler_cpu_s"] is not None
+    assert (
+        outcome.document["environment"]["qps"]["jobsched-cronjob"]["kube-controller-manager"]["qps"] == 5000
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from jobsched.core import cronplan
 from jobsched.core.convert import PodRecord
 from jobsched.core.cronplan import EntryStatus, SlotAction
 from jobsched.core.cronruns import RunRecord, RunState, run_from_job, run_from_pod
+from jobsched.core.cronspec import CronEntry, CronJobOrigin
 from jobsched.kube.statusmaps import status_body
 from jobsched.statuscmd import format_table, status_rows
 
@@ -300,3 +302,56 @@ def test_run_from_job() -> None:
     active = run_from_job(job)
     assert active is not None
     assert active.state is RunState.ACTIVE
+
+
+# --- the lead of storms with Jobs and adopted CronJobs ------------------------------------------------
+
+
+def _job_entry(name: str, **job_spec: object) -> CronEntry:
+    template = {"spec": {**job_spec, "template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    return CronEntry("ns", "cm", name, "* * * * *", kind="Job", template=template)
+
+
+def _adopted(name: str) -> CronEntry:
+    return replace(_job_entry(name), origin=CronJobOrigin("uid", None), dialect="batch/v1")
+
+
+@pytest.mark.parametrize(
+    ("spec", "pods"),
+    [
+        ({}, 1),
+        ({"parallelism": 5}, 5),
+        ({"parallelism": 5, "completions": 3}, 3),
+        ({"completions": 10}, 1),
+        ({"parallelism": 0}, 0),
+    ],
+)
+def test_initial_pods_of_a_job(spec: dict[str, int], pods: int) -> None:
+    assert cronplan.initial_pods(_job_entry("j", **spec)) == pods
+
+
+def test_a_pod_entry_has_no_job_pods() -> None:
+    assert cronplan.initial_pods(CronEntry("ns", "cm", "p", "* * * * *")) == 0
+
+
+def test_object_classes() -> None:
+    assert [
+        cronplan.object_class(e)
+        for e in (CronEntry("ns", "cm", "p", "@daily"), _job_entry("j"), _adopted("a"))
+    ] == [
+        "Pod",
+        "Job",
+        "CronJob",
+    ]
+
+
+def test_a_job_storm_waits_for_its_pods_not_for_its_creates() -> None:
+    rates = {"Pod": 300.0, "Job": 300.0, "CronJob": 100.0}
+    storm = [_adopted(f"a{i}") for i in range(1000)]
+    # Creating and claiming: 1000 / 100 = 10 s; the Job controller's pods at 8 pods/s: 125 s.
+    assert cronplan.storm_lead(storm, rates, 8.0, min_lead=5, max_lead=300, margin=3) == pytest.approx(128)
+    # With a tuned controller the creates dominate.
+    assert cronplan.storm_lead(storm, rates, 500.0, min_lead=5, max_lead=300, margin=3) == pytest.approx(13)
+    mixed = [CronEntry("ns", "cm", f"p{i}", "* * * * *") for i in range(3000)] + storm
+    assert cronplan.storm_lead(mixed, rates, 500.0, min_lead=5, max_lead=300, margin=3) == pytest.approx(23)
+    assert cronplan.storm_lead(storm, {}, 500.0, min_lead=5, max_lead=300, margin=3) == 300  # no rate known

@@ -9,6 +9,7 @@ from jobsched.core.outcomes import (
     BindAction,
     BindOutcome,
     CreateOutcome,
+    WriteOutcome,
     bind_action,
     bind_outcome,
     conflict_outcome,
@@ -16,6 +17,7 @@ from jobsched.core.outcomes import (
     delete_done,
     patch_done,
     retryable,
+    write_outcome,
 )
 
 
@@ -139,3 +141,21 @@ def test_retryable() -> None:
         503,
         504,
     ]
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (200, WriteOutcome.DONE),
+        (201, WriteOutcome.DONE),
+        (409, WriteOutcome.CONFLICT),  # the CronJob's resourceVersion moved on: read and recompute
+        (404, WriteOutcome.GONE),
+        (422, WriteOutcome.REFUSED),  # a JSON-patch test op failed
+        (403, WriteOutcome.REFUSED),
+        (429, WriteOutcome.RETRY),
+        (503, WriteOutcome.RETRY),
+        (None, WriteOutcome.RETRY),
+    ],
+)
+def test_conditional_write_outcomes(status: int | None, outcome: WriteOutcome) -> None:
+    assert write_outcome(status) is outcome

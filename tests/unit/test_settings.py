@@ -57,6 +57,9 @@ def test_values_are_read_with_their_types() -> None:
         ({"leaderElection": {"renewDeadlineSeconds": 20}}, "leaderElection: need retryPeriodSeconds <"),
         ({"defaultDomainChain": ["virtual", "nowhere"]}, "defaultDomainChain[1]: unknown domain 'nowhere'"),
         ({"server": {"port": True}}, "server.port: expected int, got True"),
+        ({"cron": {"cronJobLabel": "jobsched.io/managed"}}, "cron.cronJobLabel: expected KEY=VALUE"),
+        ({"cron": {"cronJobTimeZone": "Mars/Base"}}, "cron.cronJobTimeZone: unknown time zone 'Mars/Base'"),
+        ({"cron": {"claimMarginSeconds": 0}}, "cron.claimMarginSeconds: must be > 0"),
     ],
 )
 def test_a_bad_field_is_named(data: dict[str, Any], message: str) -> None:

@@ -2,15 +2,18 @@
 
 At a slot's instant T nothing is left to do but bind: the engine creates every object of a storm ahead
 of T. Its parts, each handed what it needs:
-- the sources (`ConfigMapSource`) parse cron definitions off the event loop into entries;
+- the sources (`ConfigMapSource`, `CronJobSource` for adopted CronJobs) parse cron definitions off the
+  event loop into entries;
 - the `Planner` keeps the entry set and says when each storm's staging must start;
 - the `Stager` creates each slot's object, exactly once, through a fixed pool of workers;
 - the `Housekeeper` writes status, releases finalizers and prunes history when no storm is near;
 - the `Reporter` turns problems and refusals into Events, log lines and metrics;
 - the `NodeLossSweep` replaces or fails slot pods whose node is gone;
-- the `ProviderFailureReruns` sweep runs a slot again once when its pod failed before it started.
-The engine wires them and runs the plan loop. Its watches (namespaces, ConfigMaps, Jobs, and its share of
-the process's one pod watch) run on every replica, so a standby takes over warm.
+- the `ProviderFailureReruns` sweep runs a slot again once when its pod failed before it started;
+- the `Handover` stages adopted CronJobs' slots (Job, claim, owner) and finishes half-done hand-overs;
+- the `JobPodMeter` measures how fast the Job controller makes the pods of staged Jobs.
+The engine wires them and runs the plan loop. Its watches (namespaces, ConfigMaps, CronJobs, Jobs, and
+its share of the process's one pod watch) run on every replica, so a standby takes over warm.
 """
 
 from __future__ import annotations
@@ -27,15 +30,19 @@ from jobsched.core.naming import entry_label_value, rfc3339
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import EventWriter
 from jobsched.kube.serviceaccounts import ServiceAccountCache
+from jobsched.runtime.cron.claims import Claims
 from jobsched.runtime.cron.configmaps import ConfigMapSource
+from jobsched.runtime.cron.cronjobs import CronJobSource
+from jobsched.runtime.cron.handover import Handover
 from jobsched.runtime.cron.housekeeper import Housekeeper
+from jobsched.runtime.cron.jobpods import JobPodMeter
 from jobsched.runtime.cron.node_loss import NodeLossSweep
 from jobsched.runtime.cron.planner import Planner
 from jobsched.runtime.cron.reporter import Reporter
 from jobsched.runtime.cron.reruns import ClusterNodes, ProviderFailureReruns
 from jobsched.runtime.cron.sources import EntrySource
 from jobsched.runtime.cron.stager import Stager
-from jobsched.runtime.cron.stores import JobRuns, NamespaceStore, PodRuns
+from jobsched.runtime.cron.stores import JobRuns, Key, NamespaceStore, PodRuns
 from jobsched.runtime.metrics import Metrics
 from jobsched.settings import Settings
 
@@ -64,16 +71,35 @@ class CronEngine:
         self._clock = clock
         self._wake = anyio.Event()
         self._dirty = True
+        self.handover: Handover | None = None
         self.namespaces = NamespaceStore(self._changed)
         self.configmaps = ConfigMapSource(client, settings, self._changed)
+        self.cronjobs = (
+            CronJobSource(settings, self._changed, self._touched) if settings.cron.adopt_cronjobs else None
+        )
         self.sources: list[EntrySource] = [self.configmaps]
-        self.pods = PodRuns()
-        self.jobs = JobRuns()
+        if self.cronjobs is not None:
+            self.sources.append(self.cronjobs)
+        self.job_pods = JobPodMeter()
+        self.pods = PodRuns(job_pod=self.job_pods.seen)
+        self.jobs = JobRuns(touched=self._touched)
         self.accounts = ServiceAccountCache(client)
         self.reporter = Reporter(events, metrics, settings.cron.namespace_label)
         self.planner = Planner(
             settings.cron, self.sources, self.namespaces, self.runs, self.reporter, metrics
         )
+        if self.cronjobs is not None:
+            self.handover = Handover(
+                client,
+                settings,
+                self.cronjobs,
+                self.jobs,
+                Claims(client, self.reporter, metrics),
+                self.reporter,
+                entries=lambda: self.planner.entries,
+                busy=self.busy,
+                clock=clock,
+            )
         self.stager = Stager(
             client,
             settings,
@@ -85,6 +111,8 @@ class CronEngine:
             runs=self.runs,
             ref=self.planner.ref,
             clock=clock,
+            handover=self.handover,
+            job_pods=self.job_pods,
         )
         self.reruns = ProviderFailureReruns(
             settings,
@@ -138,6 +166,11 @@ class CronEngine:
         self._dirty = True
         self._wake.set()
 
+    def _touched(self, key: Key) -> None:
+        """An adopted CronJob (namespace, name), or one of its Jobs, changed."""
+        if self.handover is not None:
+            self.handover.touch(key)
+
     def busy(self) -> bool:
         """True while a storm is being staged, or one of its instants is a few seconds away or just past."""
         return bool(self.stager.queued) or self.planner.storm_near(self._clock())
@@ -160,6 +193,8 @@ class CronEngine:
             tg.start_soon(self.stager.run_workers)
             tg.start_soon(self.housekeeper.run)
             tg.start_soon(self.reruns.run)
+            if self.handover is not None:
+                tg.start_soon(self.handover.run)
             if self._node_loss is not None:
                 tg.start_soon(self._node_loss.run)
             self._changed()  # plan at once from what the standby already knows
@@ -187,7 +222,8 @@ class CronEngine:
                 for entry, slot in self.planner.reconcile(now):
                     self.stager.stage([entry], slot)
             self.stager.requeue_due()
-            delay, storms = self.planner.storms(now, self.stager.create_rate)
+            self.job_pods.expire(now)
+            delay, storms = self.planner.storms(now, self.stager.create_rates, self.job_pods.rate)
             for instant, members in storms:
                 await self.housekeeper.record_tracking(members)
                 self.planner.staged(instant, len(members))

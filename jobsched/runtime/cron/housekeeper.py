@@ -5,6 +5,7 @@ and written where its source keeps it (only when it changed), finished pods' tra
 released (after their outcome is recorded), and runs beyond the history limits are deleted. The one
 write that cannot wait is `record_tracking`: before a storm is staged, the status of entries never
 recorded is written, so that a leader dying mid-staging leaves its successor the record it needs.
+Adopted CronJobs are left out: their status and history are the hand-over's and the native controller's.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class Housekeeper:
             return
         async with anyio.create_task_group() as tg:
             for entry in list(self._planner.entries.values()):
+                if entry.origin is not None:
+                    continue  # an adopted CronJob's history is the native controller's to prune
                 limits = {"successful": entry.successful_history, "failed": entry.failed_history}
                 for run in cronplan.history_to_prune(self._runs(entry).values(), **limits):
                     if not self._hold(run):
@@ -102,6 +105,8 @@ class Housekeeper:
         """Every entry's status merged from its runs, grouped by source document."""
         grouped: dict[ObjectRef, tuple[SourceDocument, dict[str, cronplan.EntryStatus]]] = {}
         for key, entry in self._planner.entries.items():
+            if entry.origin is not None:
+                continue  # an adopted CronJob's status is written by its claims and the native controller
             status = cronplan.merge_status(self._planner.status.get(key), self._runs(entry).values())
             self._planner.status[key] = status
             document = self._planner.document_of(entry)

@@ -3,8 +3,12 @@
 It keeps the entry set current with the sources and the opted-in namespaces, takes each new entry on
 (recovering its last slot from what was recorded and what runs exist, and firing the latest missed slot
 if still due), and groups entries by the instant they fire: a storm. A storm's staging starts `lead`
-seconds ahead of its instant, the lead sized from its size and the create rate measured so far. The
-decisions are pure functions in `jobsched.core.cronplan` and `cronslots`; this class holds the state.
+seconds ahead of its instant, the lead sized from its size, the create rates measured so far and, for
+Jobs, the rate their pods were seen to appear. The decisions are pure functions in
+`jobsched.core.cronplan` and `cronslots`; this class holds the state.
+
+An adopted CronJob's missed slots are never fired from here: after downtime they belong to the native
+controller, which fires the latest one at once (batch/v1's own rule); jobsched takes the next one.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ class Planner:
         document = self._document.get(entry.key)
         if document is not None:
             return document.ref
+        if entry.origin is not None:
+            return ObjectRef("CronJob", entry.namespace, entry.name, entry.origin.uid, api_version="batch/v1")
         return ObjectRef("ConfigMap", entry.namespace, entry.configmap)
 
     def source_of(self, entry: CronEntry) -> EntrySource | None:
@@ -121,6 +127,9 @@ class Planner:
         status = cronplan.first_sight(recorded, runs, now)
         self.status[entry.key] = status
         last = status.last_schedule_time
+        if entry.origin is not None:
+            self._handled[entry.key] = max(last, now) if last else now
+            return None
         # Slots since a leader first recorded the entry were due, even if none of them has a run: a
         # predecessor may have died while staging them. An entry nobody recorded starts afresh.
         decision = due_slot(entry, last, now, created=recorded.tracked_since if recorded else None)
@@ -143,21 +152,28 @@ class Planner:
 
     # --- storms ------------------------------------------------------------------------------------
 
-    def storms(self, now: datetime, create_rate: float | None) -> tuple[float, list[Storm]]:
+    def storms(
+        self, now: datetime, create_rates: Mapping[str, float], job_pod_rate: float | None
+    ) -> tuple[float, list[Storm]]:
         """The storms whose staging time has come, and the seconds until the next one's."""
         cron = self._settings
         horizon = now + timedelta(seconds=cron.max_lead_s)
         start = now - timedelta(seconds=cron.plan_lookback_s)
         delay = cron.plan_period_s
-        rate = create_rate or cron.assumed_create_rate
+        # Until measured: the assumed rate, a third of it for an adopted CronJob (three writes a slot).
+        assumed = {"Pod": cron.assumed_create_rate, "Job": cron.assumed_create_rate}
+        assumed["CronJob"] = cron.assumed_create_rate / 3
+        rates = {**assumed, **create_rates}
+        pod_rate = job_pod_rate or cron.assumed_job_pod_rate
         storms: list[Storm] = []
         for instant, group in storm_groups(self.entries.values(), start, horizon).items():
             members = [e for e in group if e.key in self._handled and self._handled[e.key] < instant]
             if not members:
                 continue
-            lead = cronplan.lead_seconds(
-                len(members),
-                rate,
+            lead = cronplan.storm_lead(
+                members,
+                rates,
+                pod_rate,
                 min_lead=cron.min_lead_s,
                 max_lead=cron.max_lead_s,
                 margin=cron.lead_margin_s,

@@ -37,6 +37,10 @@ class Reporter:
         self, ref: ObjectRef, entry: CronEntry, type_: str, reason: str, note: str, action: str = "Scheduling"
     ) -> None:
         """An Event about one entry, on its source object."""
+        self.event(ref, type_, reason, note, action)
+
+    def event(self, ref: ObjectRef, type_: str, reason: str, note: str, action: str = "Scheduling") -> None:
+        """An Event on a source object (an adopted CronJob's, also once handed back)."""
         self._events.emit(EventRecord(ref, type_, reason, action, note))
 
     def count(self, outcome: str) -> None:
@@ -81,7 +85,9 @@ class Reporter:
                 message=problem.message,
             )
             self._events.emit(
-                EventRecord(document.ref, "Warning", "InvalidCronEntry", "Validating", problem_note(problem))
+                EventRecord(
+                    document.ref, "Warning", document.problem_reason, "Validating", problem_note(problem)
+                )
             )
         more = len(document.problems) - len(told)
         if more > 0:

@@ -25,9 +25,10 @@ class SourceDocument:
     """One source object, parsed: its entries and everything wrong with it."""
 
     ref: ObjectRef  # the object itself, where Events about its entries go
-    resource_version: str
+    resource_version: str  # the version its entries were parsed from (problems are told once per version)
     entries: tuple[CronEntry, ...]
     problems: tuple[Problem, ...]
+    problem_reason: str = "InvalidCronEntry"  # the Warning Event reason its problems are told with
 
 
 class EntrySource(Protocol):

@@ -1,11 +1,13 @@
 """The stager: creates each slot's Pod or Job ahead of its instant, through one queue and a fixed pool of
-workers (api.createInFlight), never one sleeping task per entry.
+workers (api.createInFlight), never one sleeping task per entry. An adopted CronJob's slot is staged by
+the hand-over (`Handover.stage`: the Job, its claim and its owner) in the same workers.
 
 Names are deterministic, so a retry, a restart or a second replica that creates a slot's object again
 gets AlreadyExists: exactly once. Before creating, the stager checks the entry's service accounts (trust
 model) and its concurrencyPolicy against the entry's runs. What each reply means is a table in
 `jobsched.core.outcomes`; a failure worth retrying waits in a retry list with backoff, within the slot's
-deadline. It also measures the create rate that sizes the next storm's lead.
+deadline. It also measures the create rate of each class of object (`cronplan.object_class`) that
+sizes the next storm's lead, and tells the Job-pod meter how many pods a storm's Jobs will have.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from jobsched.core import cronplan
 from jobsched.core.convert import PodRecord
+from jobsched.core.cronplan import initial_pods, object_class
 from jobsched.core.cronruns import RunRecord, run_from_job, run_from_pod
 from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import rfc3339, slot_object_name
@@ -33,6 +36,9 @@ from jobsched.kube import pods
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import ObjectRef
 from jobsched.kube.serviceaccounts import Found, ServiceAccountCache
+from jobsched.runtime.cron.claims import ClaimTiming
+from jobsched.runtime.cron.handover import Handover
+from jobsched.runtime.cron.jobpods import JobPodMeter
 from jobsched.runtime.cron.reporter import Reporter
 from jobsched.runtime.cron.stores import RunStore
 from jobsched.settings import Settings
@@ -45,11 +51,14 @@ RETRY_CAP_S = 10.0
 
 @dataclass
 class _Batch:
-    """The objects staged together for one instant; measures the create rate when it completes."""
+    """The objects of one class staged together for one instant; measures their create rate when it
+    completes (and, for adopted CronJobs, how long their claims took)."""
 
     size: int
+    kind: str = "Pod"  # cronplan.object_class
     started: float = field(default_factory=time.monotonic)
     remaining: int = 0
+    timing: ClaimTiming = field(default_factory=ClaimTiming)
 
     def __post_init__(self) -> None:
         self.remaining = self.size
@@ -91,6 +100,8 @@ class Stager:
         runs: Callable[[CronEntry], Mapping[str, RunRecord]],
         ref: Callable[[CronEntry], ObjectRef],
         clock: Callable[[], datetime],
+        handover: Handover | None = None,
+        job_pods: JobPodMeter | None = None,
     ) -> None:
         self._client = client
         self._settings = settings
@@ -102,23 +113,37 @@ class Stager:
         self._runs = runs
         self._ref = ref
         self._clock = clock
+        self._handover = handover
+        self._job_pods = job_pods or JobPodMeter()
         self._retries: list[_Item] = []
         self.queued = 0  # items in the queue or with a worker (not those waiting to retry)
-        self.create_rate: float | None = None
+        self.create_rates: dict[str, float] = {}  # object class -> objects/s, EWMA over storms
         self._send: MemoryObjectSendStream[_Item]
         self._receive: MemoryObjectReceiveStream[_Item]
         self._send, self._receive = anyio.create_memory_object_stream[_Item](max_buffer_size=math.inf)
 
     # --- queueing ----------------------------------------------------------------------------------
 
+    @property
+    def create_rate(self) -> float | None:
+        """The measured create rate of single-write objects (Pods, Jobs of ConfigMap entries)."""
+        return self.create_rates.get("Pod") or self.create_rates.get("Job")
+
     def _deadline(self, entry: CronEntry, slot: datetime) -> datetime:
+        if entry.origin is not None and self._handover is not None:
+            return self._handover.deadline(slot)  # after it, the slot is the native controller's
         cap = entry.starting_deadline_seconds
         return slot + timedelta(seconds=self._settings.cron.create_retry_s if cap is None else cap)
 
     def stage(self, entries: list[CronEntry], slot: datetime) -> None:
-        batch = _Batch(len(entries))
+        by_class: dict[str, list[CronEntry]] = {}
         for entry in entries:
-            self._put(_Item(entry, slot, self._deadline(entry, slot), batch))
+            by_class.setdefault(object_class(entry), []).append(entry)
+        self._job_pods.expect(slot, sum(initial_pods(entry) for entry in entries))
+        for kind, members in by_class.items():
+            batch = _Batch(len(members), kind)
+            for entry in members:
+                self._put(_Item(entry, slot, self._deadline(entry, slot), batch))
 
     def recreate(self, entry: CronEntry, run: RunRecord) -> bool:
         """Creates a lost pod's slot again (same name) once the old pod is gone; False when too late."""
@@ -179,7 +204,13 @@ class Stager:
                     item.not_before = time.monotonic() + backoff
                     self._retries.append(item)
                     continue
-                if retry:
+                if retry and item.entry.origin is not None:
+                    # Not missed: from here on the native controller fires it, as batch/v1 always did.
+                    self._reporter.count("left_to_native")
+                    log.info(
+                        "slot left to the native CronJob controller", entry=item.entry.key, slot=item.slot
+                    )
+                elif retry:
                     self._reporter.count("failed")
                     note = f"entry {item.entry.name}: gave up creating the object for {rfc3339(item.slot)}"
                     self._reporter.entry(self._ref(item.entry), item.entry, "Warning", "FailedCreate", note)
@@ -190,9 +221,21 @@ class Stager:
         batch.remaining -= 1
         if batch.remaining == 0 and batch.size >= cronplan.MIN_RATE_SAMPLE:
             elapsed = max(time.monotonic() - batch.started, 1e-3)
-            self.create_rate = cronplan.ewma(self.create_rate, batch.size / elapsed)
+            rate = cronplan.ewma(self.create_rates.get(batch.kind), batch.size / elapsed)
+            self.create_rates[batch.kind] = rate
+            claims = batch.timing
             log.info(
-                "storm staged", objects=batch.size, seconds=round(elapsed, 3), rate=round(self.create_rate)
+                "storm staged",
+                kind=batch.kind,
+                objects=batch.size,
+                seconds=round(elapsed, 3),
+                rate=round(rate),
+                before_slot_s=round((item.slot - self._clock()).total_seconds(), 2),
+                **(
+                    {"claim_writes": claims.writes, "claim_span_s": round(claims.span_s, 3)}
+                    if claims.writes
+                    else {}
+                ),
             )
 
     # --- one slot ----------------------------------------------------------------------------------
@@ -201,7 +244,15 @@ class Stager:
         """Creates one slot's object. Returns True when it is worth another try later."""
         entry, slot = item.entry, item.slot
         if entry.key not in self._entries():
-            return False  # removed (or its namespace opted out) since it was staged
+            return False  # removed (or its namespace opted out, or handed back) since it was staged
+        if entry.origin is not None and self._handover is not None:
+            refused = await self._check_service_accounts(entry)
+            if refused is not None:
+                return refused
+            retry, outcome = await self._handover.stage(entry, slot, item.batch.timing)
+            if outcome is not None:
+                self._reporter.count(outcome)
+            return retry
         runs = self._runs(entry)
         name = item.rerun.name if item.rerun is not None else slot_object_name(entry, slot)
         if name in runs:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from jobsched.core.convert import PodRecord
+from jobsched.core.cronjobclaims import AdoptedJob, adopted_job
 from jobsched.core.cronruns import RunRecord, run_from_job, run_from_pod
 
 Key = tuple[str, str]  # (namespace, name)
@@ -91,7 +92,12 @@ class RunStore:
 
 
 class PodRuns(RunStore):
-    """The slot pods, from the process's one pod watch (records decoded once, shared)."""
+    """The slot pods, from the process's one pod watch (records decoded once, shared). The pods of slot
+    Jobs are not runs (the Job is), but when they appear is measured: `job_pod` hears of each."""
+
+    def __init__(self, job_pod: Callable[[str, PodRecord], None] = lambda event, record: None) -> None:
+        super().__init__()
+        self._job_pod = job_pod
 
     def pods_replaced(self, records: list[PodRecord]) -> None:
         self.clear()
@@ -99,16 +105,56 @@ class PodRuns(RunStore):
             self.pod_changed("ADDED", record)
 
     def pod_changed(self, event_type: str, record: PodRecord) -> None:
-        self.change(event_type, run_from_pod(record))
+        run = run_from_pod(record)
+        if run is None:
+            if record.owned_by_job and record.entry_label:
+                self._job_pod(event_type, record)
+            return
+        self.change(event_type, run)
 
 
 class JobRuns(RunStore):
-    """The slot Jobs, from the Job watch."""
+    """The slot Jobs, from the Job watch; those of adopted CronJobs also by CronJob, as the hand-over
+    reads them (`adopted`), with `touched` told which CronJob's Jobs changed."""
+
+    def __init__(self, touched: Callable[[Key], None] = lambda key: None) -> None:
+        super().__init__()
+        self.adopted: dict[Key, dict[str, AdoptedJob]] = {}  # (namespace, cronjob) -> name -> Job
+        self._touched = touched
 
     def replace(self, items: list[dict[str, Any]]) -> None:
         self.clear()
+        before = set(self.adopted)
+        self.adopted = {}
         for item in items:
             self.apply("ADDED", item)
+        for key in before - self.adopted.keys():
+            self._touched(key)
 
     def apply(self, event_type: str, obj: dict[str, Any]) -> None:
-        self.change(event_type, run_from_job(obj))
+        run = run_from_job(obj)
+        if run is None:
+            return
+        self.change(event_type, run)
+        job = adopted_job(obj)
+        if job is not None:
+            if event_type == "DELETED":
+                self._forget(job)
+            else:
+                self.adopted.setdefault((job.namespace, job.cronjob), {})[job.name] = job
+            self._touched((job.namespace, job.cronjob))
+
+    def _forget(self, job: AdoptedJob) -> None:
+        group = self.adopted.get((job.namespace, job.cronjob))
+        if group is not None and group.get(job.name, job).uid == job.uid:
+            group.pop(job.name, None)
+            if not group:
+                del self.adopted[job.namespace, job.cronjob]
+
+    def adopted_of(self, namespace: str, cronjob: str) -> dict[str, AdoptedJob]:
+        return self.adopted.get((namespace, cronjob), {})
+
+    def remember_adopted(self, job: AdoptedJob) -> None:
+        """Adds a Job this process just created, unless the watch already has it."""
+        group = self.adopted.setdefault((job.namespace, job.cronjob), {})
+        group.setdefault(job.name, job)
