@@ -117,7 +117,7 @@ class CronEngine:
         self.reruns = ProviderFailureReruns(
             settings,
             nodes,
-            self.pods.all,
+            lambda: list(self.pods.failed.values()),
             self.planner.entry_of_run,
             self.runs,
             self.stager,
@@ -132,6 +132,7 @@ class CronEngine:
             settings.cron,
             self.planner,
             self.pods,
+            self.jobs,
             self.runs,
             self.accounts,
             self.busy,
@@ -221,6 +222,7 @@ class CronEngine:
                 self._dirty = False
                 for entry, slot in self.planner.reconcile(now):
                     self.stager.stage([entry], slot)
+                self.housekeeper.entries_changed()
             self.stager.requeue_due()
             self.job_pods.expire(now)
             delay, storms = self.planner.storms(now, self.stager.create_rates, self.job_pods.rate)

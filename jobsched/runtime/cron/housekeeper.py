@@ -1,8 +1,10 @@
 """Housekeeping: the writes that can wait until no storm is near.
 
-Every few seconds, unless a storm is being staged or bound: each entry's status is merged from its runs
-and written where its source keeps it (only when it changed), finished pods' tracking finalizers are
-released (after their outcome is recorded), and runs beyond the history limits are deleted. The one
+Every few seconds, unless a storm is being staged or bound: the status of each entry whose runs changed
+is merged from them and written where its source keeps it (only when it changed), finished pods'
+tracking finalizers are released (after their outcome is recorded), and runs beyond the history limits
+are deleted. Only entries whose runs changed since the last pass are looked at (all of them when the
+entry set changes), so a pass costs what happened, not the size of the fleet. The one
 write that cannot wait is `record_tracking`: before a storm is staged, the status of entries never
 recorded is written, so that a leader dying mid-staging leaves its successor the record it needs.
 Adopted CronJobs are left out: their status and history are the hand-over's and the native controller's.
@@ -39,6 +41,7 @@ class Housekeeper:
         settings: CronSettings,
         planner: Planner,
         pod_runs: RunStore,
+        job_runs: RunStore,
         runs: Callable[[CronEntry], Mapping[str, RunRecord]],
         accounts: ServiceAccountCache,
         busy: Callable[[], bool],
@@ -48,7 +51,10 @@ class Housekeeper:
         self._settings = settings
         self._planner = planner
         self._pod_runs = pod_runs
+        self._job_runs = job_runs
         self._runs = runs
+        self._everything = True  # look at every entry on the next pass (the first, or a new entry set)
+        self._again: set[str] = set()  # entries whose status write or pruning failed: look again
         self._accounts = accounts
         self._busy = busy
         self._hold = hold  # runs still needed as they are (a failure whose re-run is to come)
@@ -65,10 +71,30 @@ class Housekeeper:
             except Exception:
                 log.exception("cron housekeeping failed; trying again later")
 
+    def entries_changed(self) -> None:
+        """The entry set changed (an entry added, edited, removed): the next pass looks at every one."""
+        self._everything = True
+
+    def _to_look_at(self) -> list[CronEntry]:
+        """The entries whose runs changed since the last pass (every entry when told to), not adopted
+        CronJobs: their status and history are the hand-over's and the native controller's."""
+        changed = self._pod_runs.drain_changed() | self._job_runs.drain_changed()
+        entries = self._planner.entries
+        if self._everything:
+            self._everything = False
+            picked = list(entries.values())
+        else:
+            found = (self._planner.entry_of_label(namespace, label) for namespace, label in changed)
+            picked = [entry for entry in found if entry is not None]
+            picked += [entries[key] for key in self._again if key in entries]
+        self._again = set()
+        return [entry for entry in dict.fromkeys(picked) if entry.origin is None]
+
     async def _housekeep(self) -> None:
         self._accounts.forget_expired()
+        entries = self._to_look_at()
         # Outcomes are recorded (status written) before any finalizer is released.
-        unwritten = await self._write_statuses()
+        unwritten = await self._write_statuses(entries)
         async with anyio.create_task_group() as tg:
             for run in list(self._pod_runs.to_release.values()):
                 if self._hold(run):
@@ -79,52 +105,62 @@ class Housekeeper:
                     continue
                 tg.start_soon(self._release, run)
         if self._busy():
+            self._again.update(entry.key for entry in entries)  # pruning is still to do
             return
         async with anyio.create_task_group() as tg:
-            for entry in list(self._planner.entries.values()):
-                if entry.origin is not None:
-                    continue  # an adopted CronJob's history is the native controller's to prune
+            for entry in entries:
                 limits = {"successful": entry.successful_history, "failed": entry.failed_history}
                 for run in cronplan.history_to_prune(self._runs(entry).values(), **limits):
                     if not self._hold(run):
-                        tg.start_soon(self._prune, run)
+                        tg.start_soon(self._prune, entry, run)
 
     async def _release(self, run: RunRecord) -> None:
         async with self._limiter:
             if await pods.drop_finalizer(self._client, run.namespace, run.name, run.uid, TRACKING_FINALIZER):
                 self._pod_runs.to_release.pop(run.uid, None)
 
-    async def _prune(self, run: RunRecord) -> None:
+    async def _prune(self, entry: CronEntry, run: RunRecord) -> None:
         async with self._limiter:
             if await pods.delete(self._client, run.kind, run.namespace, run.name, run.uid):
                 log.debug("pruned cron history", kind=run.kind, name=run.name)
+            else:
+                self._again.add(entry.key)
 
     # --- status ------------------------------------------------------------------------------------
 
-    def _statuses(self) -> dict[ObjectRef, tuple[SourceDocument, dict[str, cronplan.EntryStatus]]]:
-        """Every entry's status merged from its runs, grouped by source document."""
-        grouped: dict[ObjectRef, tuple[SourceDocument, dict[str, cronplan.EntryStatus]]] = {}
-        for key, entry in self._planner.entries.items():
-            if entry.origin is not None:
-                continue  # an adopted CronJob's status is written by its claims and the native controller
-            status = cronplan.merge_status(self._planner.status.get(key), self._runs(entry).values())
-            self._planner.status[key] = status
+    def _statuses(
+        self, entries: list[CronEntry]
+    ) -> dict[ObjectRef, tuple[SourceDocument, dict[str, cronplan.EntryStatus]]]:
+        """The given entries' statuses merged from their runs, and for each source document they belong
+        to, the status of all its entries (a status document is written whole)."""
+        documents: dict[ObjectRef, SourceDocument] = {}
+        for entry in entries:
+            status = self._planner.status.get(entry.key)
+            self._planner.status[entry.key] = cronplan.merge_status(status, self._runs(entry).values())
             document = self._planner.document_of(entry)
             if document is not None:
-                grouped.setdefault(document.ref, (document, {}))[1][entry.name] = status
+                documents[document.ref] = document
+        grouped: dict[ObjectRef, tuple[SourceDocument, dict[str, cronplan.EntryStatus]]] = {}
+        for ref, document in documents.items():
+            statuses = {
+                e.name: self._planner.status[e.key] for e in document.entries if e.key in self._planner.status
+            }
+            grouped[ref] = (document, statuses)
         return grouped
 
-    async def _write_statuses(self) -> set[ObjectRef]:
-        """Writes the changed status documents; returns the sources whose status could not be written."""
+    async def _write_statuses(self, entries: list[CronEntry]) -> set[ObjectRef]:
+        """Writes the changed status documents; returns the sources whose status could not be written
+        (their entries are looked at again on the next pass)."""
         failed: set[ObjectRef] = set()
 
         async def write(document: SourceDocument, statuses: dict[str, cronplan.EntryStatus]) -> None:
             async with self._limiter:
                 if not await self._write(document, statuses):
                     failed.add(document.ref)
+                    self._again.update(e.key for e in document.entries)
 
         async with anyio.create_task_group() as tg:
-            for document, statuses in self._statuses().values():
+            for document, statuses in self._statuses(entries).values():
                 if self._written.get(document.ref) != cronplan.status_document(statuses):
                     tg.start_soon(write, document, statuses)
         return failed

@@ -80,6 +80,9 @@ class Planner:
     def entry_of_run(self, run: RunRecord) -> CronEntry | None:
         return self._by_label.get((run.namespace, run.entry_label))
 
+    def entry_of_label(self, namespace: str, entry_label: str) -> CronEntry | None:
+        return self._by_label.get((namespace, entry_label))
+
     def recorded(self, entry: CronEntry) -> cronplan.EntryStatus | None:
         source = self._source.get(entry.key)
         return source.recorded(entry) if source is not None else None

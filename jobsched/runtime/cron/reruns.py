@@ -47,7 +47,7 @@ class ProviderFailureReruns:
         self,
         settings: Settings,
         nodes: DomainDirectory | None,
-        runs: Callable[[], Iterable[RunRecord]],
+        failed_runs: Callable[[], Iterable[RunRecord]],  # the runs that failed (the only ones to sweep)
         entry_of: Callable[[RunRecord], CronEntry | None],
         runs_of: Callable[[CronEntry], Mapping[str, RunRecord]],
         stager: Stager,
@@ -57,7 +57,7 @@ class ProviderFailureReruns:
     ) -> None:
         self._settings = settings
         self._nodes = nodes
-        self._runs = runs
+        self._failed_runs = failed_runs
         self._entry_of = entry_of
         self._runs_of = runs_of
         self._stager = stager
@@ -105,7 +105,7 @@ class ProviderFailureReruns:
         """Hands every due re-run to the stager and reports those given up; returns the re-runs handed."""
         handed = 0
         present: set[str] = set()
-        for run in list(self._runs()):
+        for run in self._failed_runs():
             planned = self._plan(run)
             if planned is None:
                 continue

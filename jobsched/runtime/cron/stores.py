@@ -12,7 +12,7 @@ from typing import Any
 
 from jobsched.core.convert import PodRecord
 from jobsched.core.cronjobclaims import AdoptedJob, adopted_job
-from jobsched.core.cronruns import RunRecord, run_from_job, run_from_pod
+from jobsched.core.cronruns import RunRecord, RunState, run_from_job, run_from_pod
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -45,23 +45,38 @@ class RunStore:
 
     def __init__(self) -> None:
         self.runs: dict[Key, dict[str, RunRecord]] = {}
+        self.changed: set[Key] = set()  # (namespace, entry label) of groups changed since last drained
+        self.failed: dict[str, RunRecord] = {}  # uid -> run, the runs that failed (a small index to sweep)
         self.to_release: dict[str, RunRecord] = {}  # uid -> run
         self.listed = False  # its watch has listed once
 
     def clear(self) -> None:
         """Starts over from a (re)list."""
+        self.changed |= self.runs.keys()
         self.runs = {}
+        self.failed = {}
         self.to_release = {}
         self.listed = True
 
+    def drain_changed(self) -> set[Key]:
+        changed, self.changed = self.changed, set()
+        return changed
+
     def put(self, run: RunRecord) -> None:
         self.runs.setdefault((run.namespace, run.entry_label), {})[run.name] = run
+        self.changed.add((run.namespace, run.entry_label))
+        if run.state is RunState.FAILED:
+            self.failed[run.uid] = run
+        else:
+            self.failed.pop(run.uid, None)
         if run.tracked and (run.done or run.deleting):
             self.to_release[run.uid] = run
         else:
             self.to_release.pop(run.uid, None)
 
     def remove(self, run: RunRecord) -> None:
+        self.changed.add((run.namespace, run.entry_label))
+        self.failed.pop(run.uid, None)
         group = self.runs.get((run.namespace, run.entry_label))
         if group is not None:
             group.pop(run.name, None)
