@@ -92,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     from jobsched.runtime import logs, supervisor
     from jobsched.settings import SettingsError, load_settings
 
-    logs.configure(args.log_level)
+    logs.configure(args.log_level, log_format=args.log_format)
     try:
         settings = load_settings(args.config)
     except SettingsError as err:
@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, leader_election=le)
 
     async def main() -> None:
-        await supervisor.run(settings, args.kubeconfig, args.identity)
+        await supervisor.run(settings, args.kubeconfig, args.identity, context=args.context)
 
     from jobsched.kube.lease import LeadershipLost
 
@@ -178,7 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--kubeconfig", default=None, help="kubeconfig file (default: KUBECONFIG, then in-cluster)"
     )
+    run.add_argument("--context", default=None, help="kubeconfig context (default: the current one)")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--log-format",
+        default=None,
+        choices=["json", "console"],
+        help="log lines as JSON or readable text (default: json unless stderr is a terminal)",
+    )
     run.add_argument("--identity", default=None, help="leader-election identity (default: hostname_pid)")
     run.add_argument("--port", type=int, default=None, help="metrics/health port (0 picks a free one)")
     run.add_argument("--address", default=None, help="metrics/health listen address (config: server.address)")
