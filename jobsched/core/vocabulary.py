@@ -31,6 +31,11 @@ TRACKING_FINALIZER: Final = PREFIX + "tracking"  # a slot pod keeps it until its
 # the name of that first pod. A re-run is never run again.
 RERUN_OF_ANNOTATION: Final = PREFIX + "rerun-of"
 
+# --- manual runs (`jobsched trigger`) ------------------------------------------------------------------
+# On a Pod or Job a user asked for with `jobsched trigger`: when, RFC 3339 UTC. It carries the entry's
+# labels but no scheduled-time annotation: a manual run is no slot (lastScheduleTime is unchanged).
+MANUAL_ANNOTATION: Final = PREFIX + "manual"
+
 # --- status ConfigMaps ---------------------------------------------------------------------------------
 STATUS_FOR_LABEL: Final = PREFIX + "status-for"  # on a status ConfigMap: its source ConfigMap's name
 STATUS_SUFFIX: Final = "-jobsched-status"  # a status ConfigMap is named "<source>-jobsched-status"
