@@ -95,7 +95,7 @@ async def _entry(client: KubeClient, target: Target, settings: Settings) -> Cron
     if own:
         details = "; ".join(f"field {p.field}: {p.message}" for p in own)
         raise TriggerError(f"entry {target} is invalid, so it does not run: {details}")
-    names = ", ".join(e.name for e in entries) or "none valid"
+    names = f"valid entries: {', '.join(e.name for e in entries)}" if entries else "no valid entries"
     raise TriggerError(
         f"ConfigMap {target.namespace}/{target.configmap} has no entry {target.entry!r} ({names})"
     )
