@@ -1,8 +1,9 @@
 """`jobsched status`: every cron entry, shaped like `kubectl get cronjobs`, read from the cluster's objects.
 
-Client-side and read-only: it lists the cron ConfigMaps and the status ConfigMaps beside them, parses
-each with the engine's own parser (so every entry shows, valid or not, and every problem with it), and
-computes NEXT with the engine's slot math. It needs no running jobsched, and reads only what `kubectl get`
+Client-side and read-only: it lists the cron ConfigMaps, the status ConfigMaps beside them and the slot
+Pods and Jobs, parses each ConfigMap with the engine's own parser (so every entry shows, valid or not,
+and every problem with it), merges each entry's recorded status with its live runs as the engine does,
+and computes NEXT with the engine's slot math. It needs no running jobsched, and reads only what `kubectl get`
 of those objects would (namespaces too, to tell whether a namespace opted in; without that right the
 column says so).
 
@@ -13,8 +14,9 @@ another kind (adopted CronJobs) is one more list in `_Cluster` and one more loop
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
@@ -23,9 +25,12 @@ import orjson
 import yaml
 
 from jobsched.core.ages import NONE, age, until
+from jobsched.core.convert import PodRecord
+from jobsched.core.cronruns import RunRecord, run_from_job, run_from_pod
 from jobsched.core.statusrows import StatusRow, configmap_rows
+from jobsched.core.vocabulary import ENTRY_LABEL
 from jobsched.kube import listing, optin, paths, statusmaps
-from jobsched.kube.client import KubeClient, context_namespace
+from jobsched.kube.client import ApiError, KubeClient, context_namespace
 from jobsched.settings import Settings
 
 OUTPUTS: Final = ("wide", "json", "yaml")
@@ -49,6 +54,7 @@ class _Cluster:
     configmaps: list[dict[str, Any]]
     status_configmaps: list[dict[str, Any]]
     enabled: set[str] | None  # None: not allowed to read namespaces
+    runs: list[RunRecord] | None = field(default_factory=list)  # slot Pods and Jobs; None: may not list
 
 
 async def _read(
@@ -60,7 +66,24 @@ async def _read(
         configmaps = await listing.list_all(client, paths.configmaps(namespace), selector, page_size=50)
         status = await statusmaps.list_status(client, namespace)
         enabled = await optin.opted_in(client, namespace, settings.cron.namespace_label)
-    return _Cluster(configmaps, status, enabled)
+        runs = await _runs(client, namespace)
+    return _Cluster(configmaps, status, enabled, runs)
+
+
+async def _runs(client: KubeClient, namespace: str | None) -> list[RunRecord] | None:
+    """Every slot Pod and Job (label jobsched.io/entry), so ACTIVE and LAST SCHEDULE are live even while
+    the engine holds its status writes back during a storm. None when the caller may not list them:
+    the recorded status is then shown as it stands."""
+    selector = {"labelSelector": ENTRY_LABEL}
+    try:
+        pods = await listing.list_all(client, paths.pods(namespace), selector)
+        jobs = await listing.list_all(client, paths.jobs(namespace), selector)
+    except ApiError as err:
+        if err.status in (401, 403):
+            return None
+        raise
+    found = [run_from_pod(PodRecord(pod, {})) for pod in pods] + [run_from_job(job) for job in jobs]
+    return [run for run in found if run is not None]
 
 
 def rows_from(cluster: _Cluster, now: datetime, settings: Settings) -> list[StatusRow]:
@@ -71,13 +94,17 @@ def rows_from(cluster: _Cluster, now: datetime, settings: Settings) -> list[Stat
         source = statusmaps.source_of(str(meta.get("name", "")))
         if source is not None:
             status_of[str(meta.get("namespace", "")), source] = item
+    runs: dict[str, dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    for run in cluster.runs or ():
+        runs[run.namespace][run.entry_label].append(run)
     rows: list[StatusRow] = []
     for configmap in cluster.configmaps:
         meta = configmap.get("metadata") or {}
         namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
         enabled = None if cluster.enabled is None else namespace in cluster.enabled
         status = status_of.get((namespace, name))
-        rows.extend(configmap_rows(configmap, status, now, enabled, settings.scheduler_name))
+        live = None if cluster.runs is None else runs[namespace]
+        rows.extend(configmap_rows(configmap, status, now, enabled, settings.scheduler_name, live))
     return sorted(rows, key=lambda row: row.sort_key)
 
 

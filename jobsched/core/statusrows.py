@@ -1,7 +1,8 @@
 """`jobsched status`'s rows: one per cron entry, valid or not, from the cluster's own objects.
 
 A row is built from a *source document*, the way the engine sees one: the entries and problems its
-parser returns, plus the status recorded for them. For a cron ConfigMap that is `cronspec.parse_configmap`
+parser returns, plus the status recorded for them brought up to date with the entries' live runs (their
+Pods and Jobs), as the engine's housekeeper would write it once a storm is over. For a cron ConfigMap that is `cronspec.parse_configmap`
 and the status ConfigMap beside it (`configmap_rows`). Any other kind of source plugs in the same way:
 parse the object into (entries, problems), read its recorded status into {entry name: EntryStatus}, and
 call `document_rows`. An adopted batch/v1 CronJob is one: its entry comes from `core.cronjobspec`'s
@@ -23,7 +24,8 @@ from typing import Any, Final
 import orjson
 import yaml
 
-from jobsched.core.cronplan import STATUS_KEY, EntryStatus, parse_status_document
+from jobsched.core.cronplan import STATUS_KEY, EntryStatus, merge_status, parse_status_document
+from jobsched.core.cronruns import RunRecord
 from jobsched.core.cronslots import next_slot
 from jobsched.core.cronspec import (
     YAML_LOADER,
@@ -34,7 +36,7 @@ from jobsched.core.cronspec import (
     parse_configmap,
     thaw,
 )
-from jobsched.core.naming import parse_time, rfc3339
+from jobsched.core.naming import label_value, parse_time, rfc3339
 
 CONFIGMAP: Final = "ConfigMap"
 CRONJOB: Final = "CronJob"
@@ -197,14 +199,22 @@ def document_rows(
     now: datetime,
     enabled: bool | None,
     raw_entry: Mapping[str, Mapping[str, Any]] | None = None,
+    runs: Mapping[str, Sequence[RunRecord]] | None = None,
 ) -> list[StatusRow]:
     """The rows of one source document: a row per entry, valid or refused, and one for problems of the
-    document as a whole. `statuses` is by entry name; `raw_entry` maps a problem's entry path
-    ("data[k.yaml].entries[3]") to the raw entry there, to show what could be read of a refused one."""
-    rows = [
-        _valid_row(entry, kind, source, statuses.get(entry.name) or EntryStatus(), now, enabled)
-        for entry in entries
-    ]
+    document as a whole. `statuses` (recorded) and `runs` (live; None when not read) are by entry name;
+    each row's status is the recorded one brought up to date with the runs, as the engine's housekeeper
+    would write it.
+    `raw_entry` maps a problem's entry path ("data[k.yaml].entries[3]") to the raw entry there, to show
+    what could be read of a refused one."""
+
+    def status_of(name: str | None) -> EntryStatus:
+        recorded = statuses.get(name or "")
+        if runs is None:  # runs not read: the record as it stands
+            return recorded or EntryStatus()
+        return merge_status(recorded, runs.get(name or "", ()))  # active is what runs now
+
+    rows = [_valid_row(entry, kind, source, status_of(entry.name), now, enabled) for entry in entries]
     by_path: dict[str, list[Problem]] = defaultdict(list)
     for problem in problems:
         match = _ENTRY_PATH.match(problem.field)
@@ -213,9 +223,8 @@ def document_rows(
     for path, found in by_path.items():
         # A CronJob is its one entry; a ConfigMap's problem is an entry's when its path says which.
         name = source if kind == CRONJOB else found[0].entry if path else None
-        status = statuses.get(name or "") or EntryStatus()
         raw = raw_entry.get(path) or {}
-        rows.append(_invalid_row(namespace, kind, source, name, raw, found, status, enabled))
+        rows.append(_invalid_row(namespace, kind, source, name, raw, found, status_of(name), enabled))
     return rows
 
 
@@ -261,13 +270,22 @@ def configmap_rows(
     now: datetime,
     enabled: bool | None,
     scheduler_name: str,
+    runs_by_label: Mapping[str, Sequence[RunRecord]] | None = None,
 ) -> list[StatusRow]:
-    """The rows of a cron ConfigMap, parsed by the engine's own parser, with its recorded status."""
+    """The rows of a cron ConfigMap, parsed by the engine's own parser, with its recorded status and
+    its entries' live runs (`runs_by_label`: the runs of its namespace by jobsched.io/entry value)."""
     namespace, name = configmap_ref(configmap)
     entries, problems = parse_configmap(configmap, scheduler_name)
     raw = _raw_entries(configmap, (p.field for p in problems if p.entry is not None))
     statuses = recorded_statuses(status_configmap)
-    return document_rows(namespace, CONFIGMAP, name, entries, problems, statuses, now, enabled, raw)
+    names = {e.name for e in entries} | {p.entry for p in problems if p.entry is not None}
+    # An entry's label value, as naming.entry_label_value spells it for a ConfigMap entry.
+    runs = (
+        None
+        if runs_by_label is None
+        else {entry: runs_by_label.get(label_value(f"{name}.{entry}"), ()) for entry in names}
+    )
+    return document_rows(namespace, CONFIGMAP, name, entries, problems, statuses, now, enabled, raw, runs)
 
 
 def status_from_cronjob(cronjob: Mapping[str, Any]) -> EntryStatus:

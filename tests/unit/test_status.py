@@ -11,6 +11,7 @@ import yaml
 
 from jobsched.core import cronplan
 from jobsched.core.cronplan import EntryStatus
+from jobsched.core.cronruns import RunRecord, RunState
 from jobsched.core.statusrows import StatusRow, configmap_rows, status_from_cronjob
 from jobsched.kube.statusmaps import status_body
 from jobsched.settings import Settings
@@ -201,3 +202,16 @@ def test_an_adopted_cronjobs_status_is_its_own() -> None:
         ("report-29000000",),
     )
     assert status_from_cronjob({}) == EntryStatus()
+
+
+def test_live_runs_bring_the_record_up_to_date() -> None:
+    fired = NOW - timedelta(seconds=2)  # a storm under way: the record still says the slot before
+    running = RunRecord("Pod", "team-a", "crons-nightly-x", "uid-x", "crons.nightly", fired, RunState.ACTIVE)
+    rows = configmap_rows(
+        _configmap(), _status_configmap(), NOW, True, "jobsched", {"crons.nightly": [running]}
+    )
+    by_source = {(row.source_label, row.valid): row for row in rows}
+    nightly = by_source["crons/nightly", True].status
+    assert (nightly.last_schedule_time, nightly.active) == (fired, ("crons-nightly-x",))
+    assert nightly.last_successful_time == NOW - timedelta(hours=12, minutes=6)  # kept from the record
+    assert by_source["crons/broken", False].status.active == ()  # its recorded pod is gone
