@@ -267,9 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser(
         "status",
         help="list cron entries like `kubectl get cronjobs`: schedule, last schedule, last success, next",
-        description="Every cron entry, valid or not, read from the cron ConfigMaps and their status "
-        "ConfigMaps (client-side: no running jobsched needed). Ages as kubectl prints them; NEXT is the "
-        "next slot. -o json|yaml: {items: [...]}, documented in docs/operations.md.",
+        description="Every cron entry, valid or not, read from the cron ConfigMaps, their status ConfigMaps "
+        "and the entries' live Pods and Jobs (client-side: no running jobsched needed). Ages as kubectl "
+        "prints them; NEXT is the next slot. -o json|yaml: {items: [...]}, documented in "
+        "docs/operations.md.",
     )
     _namespace_flags(status, "entries")
     status.add_argument("-o", "--output", default=None, choices=["wide", "json", "yaml"])
