@@ -44,6 +44,7 @@ from tests.support.cron import (
     slot_pods,
     wait_pods,
 )
+from tests.support.exposition import sample_value
 from tests.support.faultproxy import FaultPlan
 from tests.support.proxy_process import ProxyProcess
 
@@ -79,14 +80,14 @@ async def test_status_lists_fired_never_fired_and_refused_entries(
                     )
                     recorded = json.loads(reply["data"]["status.json"])["entries"]
                     labels = {"namespace": namespace, "source": "ConfigMap/ops", "entry": "every-minute"}
-                    published = metrics.registry.get_sample_value(
-                        "jobsched_cron_entry_last_schedule_time_seconds", labels
+                    published = sample_value(
+                        metrics.exposition(), "jobsched_cron_entry_last_schedule_time_seconds", labels
                     )
                     if recorded.get("every-minute", {}).get("lastScheduleTime") and published:
                         break
                     await anyio.sleep(0.5)
             assert published == slot.timestamp()
-            assert metrics.registry.get_sample_value("jobsched_cron_entry_active_runs", labels) == 1
+            assert sample_value(metrics.exposition(), "jobsched_cron_entry_active_runs", labels) == 1
             assert engine.entries  # the engine ran the two valid entries
         done = await jobsched(control_plane.kubeconfig, "status", "-n", namespace, "-o", "json")
         assert done.returncode == 0, done.stderr

@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from jobsched.core.cronplan import EntryStatus
 from jobsched.core.cronspec import CronEntry
 from jobsched.core.entrymetrics import EntrySample, entry_sample, slots_between_count
 from jobsched.kube.events import ObjectRef
-from jobsched.runtime.entry_metrics import MISSED_BY_EVENT, MISSED_REASONS, EntryMetrics
+from jobsched.runtime.entry_metrics import MISSED_BY_EVENT, MISSED_REASONS, EntryMetrics, labels_of
 from jobsched.runtime.metrics import Metrics
+from tests.support.exposition import sample_value
 
 T = datetime(2030, 1, 1, 10, 0, tzinfo=UTC)
 HOURLY = CronEntry("ns", "crons", "hourly", "0 * * * *")
@@ -81,16 +82,6 @@ def test_slots_since_success_is_capped() -> None:
     assert entry_sample(minutely, status, T).slots_since_success == 100
 
 
-def _registry(entries: EntryMetrics) -> CollectorRegistry:
-    registry = CollectorRegistry()
-    registry.register(entries)
-    return registry
-
-
-def _scrape(entries: EntryMetrics) -> str:
-    return generate_latest(_registry(entries)).decode()
-
-
 def _labels(entry: str) -> dict[str, str]:
     return {"namespace": "ns", "source": "ConfigMap/crons", "entry": entry}
 
@@ -105,10 +96,10 @@ def test_series_carry_namespace_source_and_entry_and_skip_unknown_times() -> Non
         ],
         T + timedelta(minutes=1),
     )
-    registry = _registry(entries)
+    text = entries.exposition()
 
     def value(name: str, entry: str) -> float | None:
-        return registry.get_sample_value(f"jobsched_cron_entry_{name}", _labels(entry))
+        return sample_value(text, f"jobsched_cron_entry_{name}", _labels(entry))
 
     assert value("last_schedule_time_seconds", "hourly") == ts(T)
     assert value("last_successful_time_seconds", "hourly") == ts(T) + 30
@@ -127,14 +118,15 @@ def test_missed_slots_by_reason_and_gone_entries_lose_their_series() -> None:
     entries.missed(REF, "hourly", "downtime", 3)
     entries.missed(REF, "hourly", "concurrency")
     entries.missed(REF, "other", "create_failed")
-    registry = _registry(entries)
     missed = "jobsched_cron_entry_missed_slots_total"
-    assert registry.get_sample_value(missed, {**_labels("hourly"), "reason": "downtime"}) == 3
-    assert registry.get_sample_value(missed, {**_labels("hourly"), "reason": "concurrency"}) == 1
-    assert registry.get_sample_value(missed, {**_labels("other"), "reason": "create_failed"}) == 1
+    text = entries.exposition()
+    assert sample_value(text, missed, {**_labels("hourly"), "reason": "downtime"}) == 3
+    assert sample_value(text, missed, {**_labels("hourly"), "reason": "concurrency"}) == 1
+    assert sample_value(text, missed, {**_labels("other"), "reason": "create_failed"}) == 1
     entries.publish([(REF, HOURLY, None)], T)  # "other" was removed
-    assert 'entry="other"' not in _scrape(entries)
-    assert registry.get_sample_value(missed, {**_labels("hourly"), "reason": "downtime"}) == 3
+    text = entries.exposition()
+    assert b'entry="other"' not in text
+    assert sample_value(text, missed, {**_labels("hourly"), "reason": "downtime"}) == 3
 
 
 def test_an_unknown_reason_is_a_bug() -> None:
@@ -150,14 +142,25 @@ def test_per_entry_off_exports_nothing() -> None:
     metrics = Metrics(per_entry=False)
     metrics.entries.publish([(REF, HOURLY, EntryStatus(T))], T)
     metrics.entries.missed(REF, "hourly", "downtime")
-    assert "jobsched_cron_entry_" not in generate_latest(metrics.registry).decode()
-    assert "jobsched_cron_entry_" in generate_latest(Metrics().registry).decode()  # HELP lines at least
+    assert b"jobsched_cron_entry_" not in metrics.exposition()
+    assert b"# TYPE jobsched_cron_entry_active_runs gauge" in Metrics().exposition()
 
 
 def test_an_unchanged_status_is_not_recomputed() -> None:
     entries = EntryMetrics()
     status = EntryStatus(T, None, (), T - hours(50))
     entries.publish([(REF, HOURLY, status)], T)
-    first = entries._samples
+    first = entries.samples
     entries.publish([(REF, HOURLY, status)], T + hours(1))
-    assert entries._samples[0][1] is first[0][1]
+    assert entries.samples[labels_of(REF, "hourly")] is first[labels_of(REF, "hourly")]
+
+
+def test_the_text_is_valid_exposition_and_grouped_by_family() -> None:
+    entries = EntryMetrics()
+    others = [CronEntry("ns", "crons", f"e{i}", "0 * * * *") for i in range(3)]
+    entries.publish([(REF, e, EntryStatus(T, T, (), T - hours(1))) for e in [HOURLY, *others]], T)
+    entries.missed(REF, "e1", "invalid")
+    families = list(text_string_to_metric_families(entries.exposition().decode()))
+    names = [family.name for family in families]
+    assert len(names) == len(set(names)) == 6  # each family once: its lines are together
+    assert {len(family.samples) for family in families if family.type == "gauge"} == {4}

@@ -15,6 +15,7 @@ from jobsched.core.cronplan import EntryStatus
 from jobsched.core.cronspec import CronEntry
 from jobsched.kube.events import ObjectRef
 from jobsched.runtime.metrics import Metrics
+from tests.support.exposition import family_names
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy/grafana/jobsched-dashboard.json"
@@ -36,11 +37,7 @@ def _exported() -> set[str]:
     metrics.entries.publish(
         [(ref, CronEntry("ns", "crons", "e", "* * * * *"), EntryStatus(moment, moment))], moment
     )
-    names: set[str] = set()
-    for family in metrics.registry.collect():
-        names.update(family.name + suffix for suffix in SUFFIXES.get(family.type, ("",)))
-        names.update(sample.name for sample in family.samples)
-    return names
+    return family_names(metrics.exposition())
 
 
 def _dashboard_exprs() -> list[str]:
