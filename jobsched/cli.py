@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -93,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     from jobsched.runtime import logs, supervisor
     from jobsched.settings import SettingsError, load_settings
 
-    logs.configure(args.log_level)
+    logs.configure(args.log_level, log_format=args.log_format)
     try:
         settings = load_settings(args.config)
     except SettingsError as err:
@@ -112,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, leader_election=le)
 
     async def main() -> None:
-        await supervisor.run(settings, args.kubeconfig, args.identity)
+        await supervisor.run(settings, args.kubeconfig, args.identity, context=args.context)
 
     from jobsched.kube.lease import LeadershipLost
 
@@ -161,9 +162,43 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from jobsched.settings import load_settings
     from jobsched.statuscmd import status_main
 
-    return status_main(args.kubeconfig, args.namespace)
+    settings = load_settings(args.config)
+    return status_main(
+        settings, args.kubeconfig, args.context, args.namespace, args.all_namespaces, args.output
+    )
+
+
+def _trigger(args: argparse.Namespace) -> int:
+    from jobsched.settings import load_settings
+    from jobsched.trigger import trigger_main
+
+    return trigger_main(args.target, load_settings(args.config), args.kubeconfig, args.context)
+
+
+def _release(args: argparse.Namespace) -> int:
+    from jobsched.release import release_main
+
+    return release_main(args.kubeconfig, args.context, args.namespace, args.all_namespaces, args.dry_run)
+
+
+def _cluster_flags(parser: argparse.ArgumentParser) -> None:
+    """--kubeconfig and --context, as kubectl spells them, for every command that talks to a cluster."""
+    parser.add_argument(
+        "--kubeconfig", default=None, help="kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)"
+    )
+    parser.add_argument("--context", default=None, help="kubeconfig context (default: the current one)")
+
+
+def _namespace_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    """-n/--namespace and -A/--all-namespaces, as kubectl's: without either, the context's namespace."""
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n", "--namespace", default=None, help=f"{what} in this namespace (default: the context's)"
+    )
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help=f"{what} in every namespace")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -181,10 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the scheduler (and cron engine) against KUBECONFIG or in-cluster")
     run.add_argument("--config", default=None, help="settings YAML (default: built-in defaults)")
-    run.add_argument(
-        "--kubeconfig", default=None, help="kubeconfig file (default: KUBECONFIG, then in-cluster)"
-    )
+    _cluster_flags(run)
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--log-format",
+        default=None,
+        choices=["json", "console"],
+        help="log lines as JSON or readable text (default: json unless stderr is a terminal)",
+    )
     run.add_argument("--identity", default=None, help="leader-election identity (default: hostname_pid)")
     run.add_argument("--port", type=int, default=None, help="metrics/health port (0 picks a free one)")
     run.add_argument("--address", default=None, help="metrics/health listen address (config: server.address)")
@@ -245,11 +284,44 @@ def build_parser() -> argparse.ArgumentParser:
     conv.set_defaults(func=_convert)
 
     status = sub.add_parser(
-        "status", help="show each cron entry's last schedule, last success and active runs"
+        "status",
+        help="list cron entries like `kubectl get cronjobs`: schedule, last schedule, last success, next",
+        description="Every cron entry, valid or not, read from the cron ConfigMaps, their status ConfigMaps "
+        "and the entries' live Pods and Jobs (client-side: no running jobsched needed). Ages as kubectl "
+        "prints them; NEXT is the next slot. -o json|yaml: {items: [...]}, documented in "
+        "docs/operations.md.",
     )
-    status.add_argument("-n", "--namespace", default=None, help="only this namespace (default: all)")
-    status.add_argument("--kubeconfig", default=None)
+    _namespace_flags(status, "entries")
+    status.add_argument("-o", "--output", default=None, choices=["wide", "json", "yaml"])
+    status.add_argument("--config", default=None, help="settings YAML (for the opt-in and ConfigMap labels)")
+    _cluster_flags(status)
     status.set_defaults(func=_status)
+
+    trig = sub.add_parser(
+        "trigger",
+        help="run a cron entry once, now (like kubectl create job --from=cronjob/NAME)",
+        description="Creates the Pod (or Job) the entry's slot would create, now, named "
+        "<configmap>-<entry>-manual-<unix seconds>-<hash>: scheduled on the entry's domain chain and bound "
+        "at once, counted among the entry's runs but not as a slot (lastScheduleTime is unchanged). Only "
+        "in namespaces that opted in, for a valid entry whose service accounts exist. Created exactly once "
+        "per invocation, whatever the network does.",
+    )
+    trig.add_argument("target", metavar="NAMESPACE/CONFIGMAP/ENTRY")
+    trig.add_argument("--config", default=None, help="settings YAML (labels, schedulerName)")
+    _cluster_flags(trig)
+    trig.set_defaults(func=_trigger)
+
+    rel = sub.add_parser(
+        "release",
+        help="remove jobsched's finalizer from every slot pod (after uninstalling: nothing stays Terminating)",
+        description="Removes the finalizer jobsched.io/tracking from every pod labelled jobsched.io/entry "
+        "that carries it (UID-guarded patches; a second run finds nothing). Stop jobsched first: a running "
+        "jobsched puts it on every new slot pod. See docs/operations.md, Uninstall.",
+    )
+    _namespace_flags(rel, "pods")
+    rel.add_argument("--dry-run", action="store_true", help="list the pods, change nothing")
+    _cluster_flags(rel)
+    rel.set_defaults(func=_release)
 
     for name, verb in (("enable", "opt NAMESPACE in"), ("disable", "opt NAMESPACE out")):
         optin_parser = sub.add_parser(
@@ -267,8 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
             default="jobsched-system/jobsched",
             help="jobsched's ServiceAccount as NAMESPACE/NAME (default jobsched-system/jobsched)",
         )
-        optin_parser.add_argument("--kubeconfig", default=None)
-        optin_parser.add_argument("--context", default=None, help="kubeconfig context (default: current)")
+        _cluster_flags(optin_parser)
         optin_parser.set_defaults(func=_optin)
 
     dev = sub.add_parser("dev-cluster", help="build, start and stop the local control plane")
@@ -328,6 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `jobsched status | head`: the reader went away. Quiet, as kubectl is; stdout goes to /dev/null
+        # so that the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
     except Exception as err:
         if not _user_error(err):
             raise

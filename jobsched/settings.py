@@ -127,6 +127,13 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    # The per-entry cron series (jobsched_cron_entry_*): at most 5 series per entry, plus one per entry
+    # and reason that missed a slot. Off for fleets whose Prometheus cannot take that many.
+    per_entry: bool = _key("perEntry", True)
+
+
+@dataclass(frozen=True)
 class Settings:
     scheduler_name: str = SCHEDULER_NAME
     domains: tuple[Domain, ...] = field(default_factory=lambda: domains_from_config(DEFAULT_DOMAINS))
@@ -137,6 +144,7 @@ class Settings:
     cron: CronSettings = field(default_factory=CronSettings)
     leader_election: LeaderElectionSettings = field(default_factory=LeaderElectionSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
 
 SECTIONS: Final[Mapping[str, type]] = {
@@ -145,6 +153,7 @@ SECTIONS: Final[Mapping[str, type]] = {
     "cron": CronSettings,
     "leaderElection": LeaderElectionSettings,
     "server": ServerSettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -255,6 +264,7 @@ def settings_from_mapping(data: Any) -> Settings:
         cron=cron,
         leader_election=lease,
         server=sections["server"],
+        metrics=sections["metrics"],
     )
 
 

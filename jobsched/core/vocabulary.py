@@ -43,6 +43,11 @@ PREVIOUS_SCHEDULE_ANNOTATION: Final = PREFIX + "previous-schedule-time"
 # --- batch/v1's own names, which an adopted CronJob's Jobs carry as the native controller's do ----------
 CRONJOB_SCHEDULED_TIMESTAMP: Final = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 
+# --- manual runs (`jobsched trigger`) ------------------------------------------------------------------
+# On a Pod or Job a user asked for with `jobsched trigger`: when, RFC 3339 UTC. It carries the entry's
+# labels but no scheduled-time annotation: a manual run is no slot (lastScheduleTime is unchanged).
+MANUAL_ANNOTATION: Final = PREFIX + "manual"
+
 # --- status ConfigMaps ---------------------------------------------------------------------------------
 STATUS_FOR_LABEL: Final = PREFIX + "status-for"  # on a status ConfigMap: its source ConfigMap's name
 STATUS_SUFFIX: Final = "-jobsched-status"  # a status ConfigMap is named "<source>-jobsched-status"

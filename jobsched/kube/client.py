@@ -100,6 +100,30 @@ async def load_configuration(kubeconfig: str | None, context: str | None) -> Con
     return cfg
 
 
+IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def context_namespace(kubeconfig: str | None, context: str | None) -> str:
+    """The namespace kubectl would use without -n: the kubeconfig context's (the named or current one),
+    else in a pod its service account's, else "default". Raises KubeconfigError for an unusable file."""
+    path, exists = _kubeconfig_file(kubeconfig)
+    if not exists:
+        try:
+            with open(IN_CLUSTER_NAMESPACE) as file:
+                return file.read().strip() or "default"
+        except OSError:
+            return "default"
+    try:
+        contexts, current = kube_config.list_kube_config_contexts(path)
+    except (kube_config.ConfigException, ValueError, TypeError, OSError) as err:
+        raise KubeconfigError(f"kubeconfig {path} is not usable: {err}") from err
+    chosen = next((c for c in contexts if c.get("name") == context), None) if context else current
+    if context and chosen is None:
+        raise KubeconfigError(f"kubeconfig {path} has no context {context!r}")
+    namespace = ((chosen or {}).get("context") or {}).get("namespace")
+    return str(namespace) if namespace else "default"
+
+
 class TransportError(Exception):
     """No HTTP answer: the connection failed, broke or timed out. The only transport exception that
     leaves `jobsched.kube`, so no other layer needs to know which HTTP library is underneath."""

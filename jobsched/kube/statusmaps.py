@@ -25,6 +25,7 @@ from jobsched.core.vocabulary import (
 )
 from jobsched.kube import paths
 from jobsched.kube.client import KubeClient, TransportError
+from jobsched.kube.listing import list_all
 
 
 def status_name(configmap: str) -> str:
@@ -81,6 +82,7 @@ async def write_status(
 
 
 async def list_status(client: KubeClient, namespace: str | None) -> list[dict[str, Any]]:
-    """Every status ConfigMap (of one namespace, or all). Raises ApiError or TransportError."""
-    reply = await client.get_json(paths.configmaps(namespace), {"labelSelector": STATUS_FOR_LABEL})
-    return list(reply.get("items") or [])
+    """Every status ConfigMap (of one namespace, or all), in pages. Raises ApiError or TransportError."""
+    return await list_all(
+        client, paths.configmaps(namespace), {"labelSelector": STATUS_FOR_LABEL}, page_size=100
+    )

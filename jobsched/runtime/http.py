@@ -14,7 +14,7 @@ from typing import ClassVar
 import anyio
 import anyio.to_thread
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from jobsched.runtime.health import Health, Verdict
 from jobsched.runtime.metrics import Metrics
@@ -29,7 +29,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
-            self._send(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
+            self._send(200, self.metrics.exposition(), CONTENT_TYPE_LATEST)
         elif path == "/healthz":
             self._verdict(self.health.live())
         elif path == "/readyz":

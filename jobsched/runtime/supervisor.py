@@ -53,10 +53,14 @@ async def _leadership_lost_unwrapped() -> AsyncIterator[None]:
         raise lost.exceptions[0] from None
 
 
-async def run(settings: Settings, kubeconfig: str | None, identity: str | None = None) -> None:
+async def run(
+    settings: Settings, kubeconfig: str | None, identity: str | None = None, *, context: str | None = None
+) -> None:
     identity = identity or default_identity()
-    metrics = Metrics()
-    async with KubeClient.connect(kubeconfig, connections=settings.api.connections) as client:
+    metrics = Metrics(per_entry=settings.metrics.per_entry)
+    async with KubeClient.connect(
+        kubeconfig, connections=settings.api.connections, context=context
+    ) as client:
         parts = Parts(client, settings, metrics, identity)
         elector: LeaderElector | None = None
         if settings.leader_election.enabled:

@@ -3,6 +3,7 @@ metric names on /metrics, and exits cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -62,9 +63,17 @@ async def test_run_binds_pods_and_serves_health_and_metrics(
         assert 'jobsched_binds_total{domain="virtual",outcome="bound"} 20.0' in metrics
         assert "scheduler_pending_pods" in metrics
         assert "scheduler_scheduling_attempt_duration_seconds_bucket" in metrics
+        # Upstream's SLI: every pod bound at its first attempt; and the process's own collectors.
+        assert 'scheduler_pod_scheduling_sli_duration_seconds_count{attempts="1"} 20.0' in metrics
+        assert "\nprocess_cpu_seconds_total " in metrics
+        assert "\npython_info{" in metrics
         proc.send_signal(signal.SIGTERM)
         with anyio.fail_after(15):
             assert await proc.wait() == 0
+        # stderr is no terminal here: every line, jobsched's and its libraries', is JSON naming its logger.
+        lines = (tmp_path / "jobsched.log").read_text().splitlines()
+        assert lines
+        assert all(json.loads(line)["logger"] for line in lines), lines
     finally:
         if proc.returncode is None:
             proc.kill()

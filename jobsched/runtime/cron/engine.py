@@ -68,6 +68,7 @@ class CronEngine:
         nodes: ClusterNodes | None = None,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._clock = clock
         self._wake = anyio.Event()
         self._dirty = True
@@ -196,6 +197,7 @@ class CronEngine:
             tg.start_soon(self.reruns.run)
             if self.handover is not None:
                 tg.start_soon(self.handover.run)
+            tg.start_soon(self._publish_entry_metrics)
             if self._node_loss is not None:
                 tg.start_soon(self._node_loss.run)
             self._changed()  # plan at once from what the standby already knows
@@ -233,6 +235,27 @@ class CronEngine:
             with anyio.move_on_after(delay):
                 await self._wake.wait()
 
+    # --- per-entry metrics ----------------------------------------------------------------------------
+
+    def publish_entry_metrics(self) -> None:
+        """Every entry's per-entry series, from the status the housekeeper last merged (or recorded)."""
+        planner = self.planner
+        self._metrics.entries.publish(
+            (
+                (planner.ref(entry), entry, planner.status.get(key) or planner.recorded(entry))
+                for key, entry in planner.entries.items()
+            ),
+            self._clock(),
+        )
+
+    async def _publish_entry_metrics(self) -> None:
+        if not self._metrics.entries.enabled:
+            return
+        while True:
+            if not self.busy():  # off the storm, like the housekeeping it follows
+                self.publish_entry_metrics()
+            await anyio.sleep(self._settings.cron.housekeeping_period_s)
+
     # --- pods whose node is gone (NodeLossSweep) ---------------------------------------------------
 
     def _recreate_lost(self, entry: CronEntry, run: RunRecord) -> None:
@@ -240,6 +263,7 @@ class CronEngine:
             self.reporter.count("node_lost")
             return
         slot = rfc3339(run.scheduled) if run.scheduled else "its slot"
+        self._metrics.entries.missed(self.planner.ref(entry), entry.name, "node_lost")
         self._report_loss(entry, "NodeLost", f"entry {entry.name}: too late to run {slot} again")
 
     def _report_loss(self, entry: CronEntry, reason: str, note: str) -> None:

@@ -139,6 +139,7 @@ class Planner:
         missed = decision.missed + (1 if decision.too_late else 0)
         if missed:
             self._metrics.cron_missed.inc(missed)
+            self._metrics.entries.missed(self.ref(entry), entry.name, "downtime", missed)
             more = "+" if decision.missed_capped else ""
             note = (
                 f"entry {entry.name}: {missed}{more} slots missed while jobsched was not running"

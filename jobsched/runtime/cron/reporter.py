@@ -11,6 +11,7 @@ from jobsched.core.cronplan import field_label
 from jobsched.core.cronspec import CronEntry, Problem
 from jobsched.kube.events import EventRecord, EventWriter, ObjectRef
 from jobsched.runtime.cron.sources import SourceDocument
+from jobsched.runtime.entry_metrics import MISSED_BY_EVENT
 from jobsched.runtime.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -36,7 +37,10 @@ class Reporter:
     def entry(
         self, ref: ObjectRef, entry: CronEntry, type_: str, reason: str, note: str, action: str = "Scheduling"
     ) -> None:
-        """An Event about one entry, on its source object."""
+        """An Event about one entry, on its source object (and, when it says a slot did not run, a
+        count of that entry's missed slots)."""
+        if reason in MISSED_BY_EVENT:
+            self._metrics.entries.missed(ref, entry.name, MISSED_BY_EVENT[reason])
         self.event(ref, type_, reason, note, action)
 
     def event(self, ref: ObjectRef, type_: str, reason: str, note: str, action: str = "Scheduling") -> None:
@@ -47,8 +51,10 @@ class Reporter:
         self._metrics.cron_fires.labels(outcome=outcome).inc()
 
     def invalid(self, ref: ObjectRef, entry: CronEntry, field: str, message: str) -> None:
-        """An entry the cluster showed to be invalid (a missing service account, a rejected template)."""
+        """An entry the cluster showed to be invalid (a missing service account, a rejected template);
+        the slot being staged does not run."""
         self._metrics.cron_invalid.labels(field=field_label(field)).inc()
+        self._metrics.entries.missed(ref, entry.name, "invalid")
         log.warning(
             "invalid cron entry",
             source=f"{ref.namespace}/{ref.name}",

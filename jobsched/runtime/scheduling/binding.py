@@ -23,7 +23,7 @@ from jobsched.kube import binder
 from jobsched.kube.binder import BindRequest
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import EventRecord, EventWriter, ObjectRef
-from jobsched.runtime.metrics import Metrics
+from jobsched.runtime.metrics import Metrics, attempts_label
 from jobsched.runtime.scheduling.queue import PodState, SchedulingQueue, Tracked
 
 log = structlog.get_logger(__name__)
@@ -110,8 +110,12 @@ class BindCycle:
         self._on_bound(t)
         pod = t.pod
         self._metrics.schedule_attempts.labels("scheduled", self._profile).inc()
+        now = self._clock()
+        # The SLI starts when the pod could first be bound: when seen, or at its fire time if later.
+        since = t.seen_at if t.fire_at is None else max(t.seen_at, t.fire_at)
+        self._metrics.pod_scheduling_sli.labels(attempts_label(t.attempts)).observe(max(0.0, now - since))
         if t.fire_at is not None:
-            self._metrics.fire_to_bound.observe(max(0.0, self._clock() - t.fire_at))
+            self._metrics.observe_fire_to_bound(t.fire_at, max(0.0, now - t.fire_at))
         if self._events is not None:
             self._events.emit(
                 EventRecord(

@@ -35,6 +35,8 @@ class Tracked:
     pod: Pod
     chain: tuple[str, ...]
     fire_at: float | None  # its cron slot (epoch seconds); bound at that instant, never before
+    seen_at: float = 0.0  # when the queue first took it (epoch seconds), for the scheduling SLI
+    attempts: int = 0  # placement passes that took it (each domain of its chain tried counts one)
     state: PodState = PodState.QUEUED
     step: int = 0  # index into chain of the domain it is queued in / placed in
     node: str = ""
@@ -63,8 +65,8 @@ class SchedulingQueue:
 
     # --- entering and leaving ----------------------------------------------------------------------
 
-    def add(self, pod: Pod, chain: tuple[str, ...], fire_at: float | None) -> Tracked:
-        t = Tracked(pod, chain, fire_at, backoff_s=self._tuning.initial_backoff_s)
+    def add(self, pod: Pod, chain: tuple[str, ...], fire_at: float | None, seen_at: float = 0.0) -> Tracked:
+        t = Tracked(pod, chain, fire_at, seen_at, backoff_s=self._tuning.initial_backoff_s)
         self.tracked[pod.uid] = t
         return t
 
@@ -103,11 +105,12 @@ class SchedulingQueue:
             await inbox.wake.wait()
 
     def take(self, domain: str, limit: int) -> list[Tracked]:
-        """Up to `limit` queued pods of a domain, in arrival order, removed from its inbox."""
+        """Up to `limit` queued pods of a domain, in arrival order, removed from its inbox (an attempt)."""
         pods = self._inboxes[domain].pods
         batch = list(pods.values())[:limit] if len(pods) > limit else list(pods.values())
         for t in batch:
             del pods[t.pod.uid]
+            t.attempts += 1
         return batch
 
     def placed(self, t: Tracked, node: str, gated: bool) -> None:

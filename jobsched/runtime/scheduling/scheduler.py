@@ -183,7 +183,8 @@ class Scheduler:
             return
         self._known.add(uid)
         pod = record.pod
-        t = self.queue.add(pod, resolve_chain(pod, self.settings.default_chain), record.fire_at)
+        chain = resolve_chain(pod, self.settings.default_chain)
+        t = self.queue.add(pod, chain, record.fire_at, seen_at=self.clock())
         self._route(t, 0)
 
     def _pod_gone(self, uid: str) -> None:
