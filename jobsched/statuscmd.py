@@ -7,8 +7,9 @@ and computes NEXT with the engine's slot math. It needs no running jobsched, and
 of those objects would (namespaces too, to tell whether a namespace opted in; without that right the
 column says so).
 
-Rows come from `jobsched.core.statusrows`, one function per kind of entry source (`configmap_rows`);
-another kind (adopted CronJobs) is one more list in `_Cluster` and one more loop in `rows_from`.
+Rows come from `jobsched.core.statusrows`, one function per kind of entry source: `configmap_rows` for
+cron ConfigMaps and `cronjob_rows` for adopted batch/v1 CronJobs (label cron.cronJobLabel), whose status
+is their own.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import yaml
 from jobsched.core.ages import NONE, age, until
 from jobsched.core.convert import PodRecord
 from jobsched.core.cronruns import RunRecord, run_from_job, run_from_pod
-from jobsched.core.statusrows import StatusRow, configmap_rows
+from jobsched.core.statusrows import StatusRow, configmap_rows, cronjob_rows
 from jobsched.core.vocabulary import ENTRY_LABEL
 from jobsched.kube import listing, optin, paths, statusmaps
 from jobsched.kube.client import ApiError, KubeClient, context_namespace
@@ -55,6 +56,7 @@ class _Cluster:
     status_configmaps: list[dict[str, Any]]
     enabled: set[str] | None  # None: not allowed to read namespaces
     runs: list[RunRecord] | None = field(default_factory=list)  # slot Pods and Jobs; None: may not list
+    cronjobs: list[dict[str, Any]] = field(default_factory=list)  # adopted CronJobs
 
 
 async def _read(
@@ -67,7 +69,22 @@ async def _read(
         status = await statusmaps.list_status(client, namespace)
         enabled = await optin.opted_in(client, namespace, settings.cron.namespace_label)
         runs = await _runs(client, namespace)
-    return _Cluster(configmaps, status, enabled, runs)
+        cronjobs = await _cronjobs(client, namespace, settings)
+    return _Cluster(configmaps, status, enabled, runs, cronjobs)
+
+
+async def _cronjobs(client: KubeClient, namespace: str | None, settings: Settings) -> list[dict[str, Any]]:
+    """The CronJobs labelled for adoption (none when adoption is off, or the caller may not list them)."""
+    if not settings.cron.adopt_cronjobs:
+        return []
+    try:
+        return await listing.list_all(
+            client, paths.cronjobs(namespace), {"labelSelector": settings.cron.cronjob_label}
+        )
+    except ApiError as err:
+        if err.status in (401, 403, 404):
+            return []
+        raise
 
 
 async def _runs(client: KubeClient, namespace: str | None) -> list[RunRecord] | None:
@@ -105,6 +122,12 @@ def rows_from(cluster: _Cluster, now: datetime, settings: Settings) -> list[Stat
         status = status_of.get((namespace, name))
         live = None if cluster.runs is None else runs[namespace]
         rows.extend(configmap_rows(configmap, status, now, enabled, settings.scheduler_name, live))
+    for cronjob in cluster.cronjobs:
+        namespace = str((cronjob.get("metadata") or {}).get("namespace", ""))
+        enabled = None if cluster.enabled is None else namespace in cluster.enabled
+        rows.extend(
+            cronjob_rows(cronjob, now, enabled, settings.scheduler_name, settings.cron.cronjob_time_zone)
+        )
     return sorted(rows, key=lambda row: row.sort_key)
 
 

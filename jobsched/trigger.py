@@ -1,5 +1,5 @@
-"""`jobsched trigger NAMESPACE/CONFIGMAP/ENTRY`: run a cron entry once, now, like
-`kubectl create job --from=cronjob/NAME`.
+"""`jobsched trigger NAMESPACE/CONFIGMAP/ENTRY` (or `NAMESPACE/CronJob/NAME` for an adopted CronJob):
+run a cron entry once, now, like `kubectl create job --from=cronjob/NAME`.
 
 It reads the entry the way the engine does (the ConfigMap, parsed by `cronspec`), holds it to the same
 rules (the namespace opted in, the ConfigMap carries the cron label, the entry is valid, its service
@@ -19,6 +19,7 @@ from typing import TextIO
 
 import anyio
 
+from jobsched.core.cronjobspec import parse_cronjob
 from jobsched.core.cronspec import CronEntry, parse_configmap
 from jobsched.core.manualrun import build_manual_object
 from jobsched.core.outcomes import CreateOutcome
@@ -45,8 +46,13 @@ class Target:
     def parse(cls, text: str) -> Target:
         parts = text.split("/")
         if len(parts) != 3 or not all(parts):
-            raise TriggerError(f"expected NAMESPACE/CONFIGMAP/ENTRY, got {text!r}")
+            raise TriggerError(f"expected NAMESPACE/CONFIGMAP/ENTRY or NAMESPACE/CronJob/NAME, got {text!r}")
         return cls(*parts)
+
+    @property
+    def cronjob(self) -> bool:
+        """An adopted CronJob (no ConfigMap is called "CronJob": their names are lowercase)."""
+        return self.configmap == "CronJob"
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.configmap}/{self.entry}"
@@ -74,6 +80,8 @@ async def _entry(client: KubeClient, target: Target, settings: Settings) -> Cron
             f"namespace {target.namespace} has not opted in to jobsched (label {label}); run"
             f" `jobsched enable {target.namespace}` first"
         )
+    if target.cronjob:
+        return await _cronjob_entry(client, target, settings)
     path = paths.configmap(target.namespace, target.configmap)
     resp = await client.request_retrying("GET", path)
     if resp.status == 404:
@@ -99,6 +107,30 @@ async def _entry(client: KubeClient, target: Target, settings: Settings) -> Cron
     raise TriggerError(
         f"ConfigMap {target.namespace}/{target.configmap} has no entry {target.entry!r} ({names})"
     )
+
+
+async def _cronjob_entry(client: KubeClient, target: Target, settings: Settings) -> CronEntry:
+    """The entry of an adopted CronJob (carrying cron.cronJobLabel), read as the engine reads it."""
+    path = paths.cronjob(target.namespace, target.entry)
+    resp = await client.request_retrying("GET", path)
+    if resp.status == 404:
+        raise TriggerError(f"CronJob {target.namespace}/{target.entry} not found")
+    if not resp.ok:
+        raise ApiError("GET", path, resp)
+    cronjob = resp.json()
+    key, _, value = settings.cron.cronjob_label.partition("=")
+    if ((cronjob.get("metadata") or {}).get("labels") or {}).get(key) != value:
+        raise TriggerError(
+            f"CronJob {target.namespace}/{target.entry} is not adopted by jobsched (label"
+            f" {settings.cron.cronjob_label}); `kubectl create job --from=cronjob/{target.entry}` runs it"
+        )
+    entry, problems = parse_cronjob(cronjob, settings.scheduler_name, settings.cron.cronjob_time_zone)
+    if entry is None:
+        details = "; ".join(f"field {p.field}: {p.message}" for p in problems)
+        raise TriggerError(
+            f"CronJob {target.namespace}/{target.entry} stays with the native controller: {details}"
+        )
+    return entry
 
 
 async def _check_accounts(client: KubeClient, entry: CronEntry) -> None:

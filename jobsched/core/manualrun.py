@@ -30,7 +30,8 @@ def manual_object_name(entry: CronEntry, now: datetime, nonce: str) -> str:
     digest = identity_hash(entry.namespace, entry.configmap, entry.name, str(seconds), "manual", nonce)
     suffix = f"-manual-{seconds}-{digest}"
     limit = (MAX_JOB_NAME if entry.kind == "Job" else MAX_NAME) - len(suffix)
-    readable = f"{entry.configmap}-{entry.name}".replace(".", "-")[:limit].rstrip("-")
+    own = entry.name if entry.origin is not None else f"{entry.configmap}-{entry.name}"  # a CronJob: its name
+    readable = own.replace(".", "-")[:limit].rstrip("-")
     return f"{readable}{suffix}"
 
 
@@ -46,4 +47,18 @@ def build_manual_object(entry: CronEntry, now: datetime, scheduler_name: str, no
         annotations = metadata["annotations"]
         del annotations[SCHEDULED_TIME_ANNOTATION]
         annotations[MANUAL_ANNOTATION] = rfc3339(now)
+    if entry.origin is not None:
+        # Owned by its CronJob, as `kubectl create job --from` makes it, so cascading deletion takes it;
+        # not as its controller, so the native controller (which counts its own runs) leaves it alone.
+        body["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] = "manual"
+        body["metadata"]["ownerReferences"] = [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "name": entry.name,
+                "uid": entry.origin.uid,
+                "controller": False,
+                "blockOwnerDeletion": True,
+            }
+        ]
     return body

@@ -24,6 +24,7 @@ from typing import Any, Final
 import orjson
 import yaml
 
+from jobsched.core.cronjobspec import cronjob_ref, parse_cronjob
 from jobsched.core.cronplan import STATUS_KEY, EntryStatus, merge_status, parse_status_document
 from jobsched.core.cronruns import RunRecord
 from jobsched.core.cronslots import next_slot
@@ -302,3 +303,19 @@ def status_from_cronjob(cronjob: Mapping[str, Any]) -> EntryStatus:
     return EntryStatus(
         parse_time(status.get("lastScheduleTime")), parse_time(status.get("lastSuccessfulTime")), names
     )
+
+
+def cronjob_rows(
+    cronjob: Mapping[str, Any],
+    now: datetime,
+    enabled: bool | None,
+    scheduler_name: str,
+    default_time_zone: str = "UTC",
+) -> list[StatusRow]:
+    """The row of an adopted batch/v1 CronJob: its entry (or why it stays with the native controller),
+    with the CronJob's own status. Its runs are the CronJob's Jobs, which its status already counts."""
+    entry, problems = parse_cronjob(cronjob, scheduler_name, default_time_zone)
+    namespace, name, _ = cronjob_ref(cronjob)
+    entries = [entry] if entry is not None else []
+    statuses = {name: status_from_cronjob(cronjob)}
+    return document_rows(namespace, CRONJOB, name, entries, problems, statuses, now, enabled)

@@ -224,6 +224,55 @@ async def test_trigger_refuses_what_the_engine_would_not_run(
         await kube.request("DELETE", f"/api/v1/namespaces/{other}")
 
 
+async def test_trigger_runs_an_adopted_cronjob_once_as_its_job_and_status_lists_it(
+    kube: KubeClient, namespace: str, control_plane: ClusterState
+) -> None:
+    """`NAMESPACE/CronJob/NAME`: a Job owned by the CronJob (not as its controller, so the native
+    controller leaves it be), through jobsched's scheduler, no slot; a CronJob without the managed label is
+    refused; `status` shows the adopted CronJob's row with its own status."""
+    pod = {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}
+    template = {"spec": {"template": {"spec": pod}}}
+
+    def cronjob(name: str, labels: dict[str, str]) -> dict[str, Any]:
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": template},
+        }
+
+    cronjobs = f"/apis/batch/v1/namespaces/{namespace}/cronjobs"
+    for body in (cronjob("adopted", {"jobsched.io/managed": "true"}), cronjob("native", {})):
+        resp = await kube.request("POST", cronjobs, body)
+        assert resp.status == 201, resp.message()
+    try:
+        done = await jobsched(control_plane.kubeconfig, "trigger", f"{namespace}/CronJob/adopted")
+        assert done.returncode == 0, done.stderr
+        assert "job.batch/adopted-manual-" in done.stdout
+        refused = await jobsched(control_plane.kubeconfig, "trigger", f"{namespace}/CronJob/native")
+        assert refused.returncode == 1
+        assert "is not adopted by jobsched" in refused.stderr
+        jobs = (await kube.get_json(f"/apis/batch/v1/namespaces/{namespace}/jobs"))["items"]
+        assert len(jobs) == 1
+        [job] = jobs
+        assert job["metadata"]["ownerReferences"][0]["name"] == "adopted"
+        assert job["metadata"]["ownerReferences"][0]["controller"] is False
+        assert MANUAL_ANNOTATION in job["spec"]["template"]["metadata"]["annotations"]
+        assert SCHEDULED_TIME_ANNOTATION not in job["spec"]["template"]["metadata"]["annotations"]
+        status = await jobsched(control_plane.kubeconfig, "status", "-n", namespace, "-o", "json")
+        assert status.returncode == 0, status.stderr
+        [row] = [item for item in json.loads(status.stdout)["items"] if item["source"]["kind"] == "CronJob"]
+        assert (row["source"]["name"], row["schedule"], row["valid"]) == ("adopted", "0 3 * * *", True)
+    finally:
+        await kube.request("DELETE", f"{cronjobs}/adopted", {"propagationPolicy": "Background"})
+        await kube.request("DELETE", f"{cronjobs}/native")
+        await kube.request(
+            "DELETE",
+            f"/apis/batch/v1/namespaces/{namespace}/jobs",
+            params={"propagationPolicy": "Background"},
+        )
+
+
 # --- release -------------------------------------------------------------------------------------
 
 

@@ -87,3 +87,37 @@ def test_each_invocation_gets_its_own_name_and_a_retry_the_same() -> None:
 def test_a_target_needs_three_parts(text: str) -> None:
     with pytest.raises(TriggerError, match="NAMESPACE/CONFIGMAP/ENTRY"):
         Target.parse(text)
+
+
+def test_a_manual_run_of_an_adopted_cronjob_is_its_job_owned_but_not_controlled() -> None:
+    from jobsched.core.cronjobspec import parse_cronjob
+
+    cronjob = {
+        "metadata": {"name": "report", "namespace": "team-a", "uid": "uid-report"},
+        "spec": {
+            "schedule": "0 * * * *",
+            "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}},
+        },
+    }
+    entry, problems = parse_cronjob(cronjob)
+    assert problems == []
+    assert entry is not None
+    now = datetime(2030, 1, 1, 12, 7, 30, tzinfo=UTC)
+    job = build_manual_object(entry, now, "jobsched", "n1")
+    meta = job["metadata"]
+    assert job["kind"] == "Job"
+    assert meta["name"].startswith("report-manual-")
+    assert len(meta["name"]) <= 52
+    assert meta["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert meta["ownerReferences"] == [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "name": "report",
+            "uid": "uid-report",
+            "controller": False,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    assert "jobsched.io/scheduled-time" not in job["spec"]["template"]["metadata"]["annotations"]
+    assert job["spec"]["template"]["spec"]["schedulerName"] == "jobsched"

@@ -215,3 +215,41 @@ def test_live_runs_bring_the_record_up_to_date() -> None:
     assert (nightly.last_schedule_time, nightly.active) == (fired, ("crons-nightly-x",))
     assert nightly.last_successful_time == NOW - timedelta(hours=12, minutes=6)  # kept from the record
     assert by_source["crons/broken", False].status.active == ()  # its recorded pod is gone
+
+
+def _cronjob(name: str, schedule: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {
+            "name": name,
+            "namespace": "team-a",
+            "uid": f"uid-{name}",
+            "labels": {"jobsched.io/managed": "true"},
+        },
+        "spec": {"schedule": schedule, "jobTemplate": {"spec": {"template": POD}}, **spec},
+        "status": {
+            "lastScheduleTime": "2030-01-01T12:00:00Z",
+            "active": [{"kind": "Job", "name": f"{name}-1"}],
+        },
+    }
+
+
+def test_adopted_cronjobs_are_rows_with_their_own_status_and_a_refused_one_says_why() -> None:
+    cluster = _Cluster(
+        configmaps=[],
+        status_configmaps=[],
+        enabled={"team-a"},
+        runs=[],
+        cronjobs=[_cronjob("report", "0 * * * *", timeZone="Europe/Berlin"), _cronjob("sunday", "0 0 * * 7")],
+    )
+    rows = {row.source_label: row for row in rows_from(cluster, NOW, Settings())}
+    report = rows["CronJob/report"]
+    assert report.valid
+    assert (report.schedule, report.time_zone) == ("0 * * * *", "Europe/Berlin")
+    assert report.status.last_schedule_time == datetime(2030, 1, 1, 12, tzinfo=UTC)
+    assert report.status.active == ("report-1",)
+    assert report.next_schedule == datetime(2030, 1, 1, 13, tzinfo=UTC)  # 14:00 in Berlin
+    sunday = rows["CronJob/sunday"]
+    assert not sunday.valid  # batch/v1's own range rules: day of week 0-6
+    assert [f for f, _ in sunday.problems] == ["spec.schedule"]

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import anyio
 import structlog
 
+from jobsched.core.cronplan import EntryStatus
 from jobsched.core.cronruns import RunRecord
 from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import entry_label_value, rfc3339
@@ -238,13 +239,17 @@ class CronEngine:
     # --- per-entry metrics ----------------------------------------------------------------------------
 
     def publish_entry_metrics(self) -> None:
-        """Every entry's per-entry series, from the status the housekeeper last merged (or recorded)."""
+        """Every entry's per-entry series, from the status the housekeeper last merged (or recorded); an
+        adopted CronJob's from its own status, which the hand-over and the native controller keep."""
         planner = self.planner
+
+        def status(key: str, entry: CronEntry) -> EntryStatus | None:
+            if entry.origin is not None:
+                return planner.recorded(entry)
+            return planner.status.get(key) or planner.recorded(entry)
+
         self._metrics.entries.publish(
-            (
-                (planner.ref(entry), entry, planner.status.get(key) or planner.recorded(entry))
-                for key, entry in planner.entries.items()
-            ),
+            ((planner.ref(entry), entry, status(key, entry)) for key, entry in planner.entries.items()),
             self._clock(),
         )
 
