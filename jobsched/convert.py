@@ -23,7 +23,8 @@ import yaml
 
 from jobsched import SCHEDULER_NAME
 from jobsched.core.cronjobentry import ConvertedCronJob, Finding, cronjob_to_entry
-from jobsched.core.cronspec import YAML_LOADER, CronSpecError, load_zone, parse_configmap
+from jobsched.core.cronschedule import CronSpecError, load_zone
+from jobsched.core.cronspec import YAML_LOADER, parse_configmap
 from jobsched.core.vocabulary import CRON_CONFIGMAP_LABEL
 from jobsched.validate import configmap_documents
 

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronlimits import show
 from jobsched.core.cronslots import next_slot
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import rfc3339
 from jobsched.validate import check_file
 

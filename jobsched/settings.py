@@ -17,7 +17,7 @@ from typing import Any, Final, TypeVar
 import yaml
 
 from jobsched import SCHEDULER_NAME
-from jobsched.core.cronspec import CronSpecError, load_zone
+from jobsched.core.cronschedule import CronSpecError, load_zone
 from jobsched.core.domains import Domain, domains_from_config
 from jobsched.core.vocabulary import CRON_CONFIGMAP_LABEL, MANAGED_CRONJOB_LABEL, NAMESPACE_OPT_IN_LABEL
 

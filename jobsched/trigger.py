@@ -19,8 +19,9 @@ from typing import TextIO
 
 import anyio
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronjobspec import parse_cronjob
-from jobsched.core.cronspec import CronEntry, parse_configmap
+from jobsched.core.cronspec import parse_configmap
 from jobsched.core.manualrun import build_manual_object
 from jobsched.core.outcomes import CreateOutcome
 from jobsched.core.podbuild import service_account_refs

@@ -16,15 +16,9 @@ from typing import Any, Final
 
 from jobsched import SCHEDULER_NAME
 from jobsched.core import boundedyaml
+from jobsched.core.cronentry import CronEntry, Problem
 from jobsched.core.cronlimits import MAX_CONFIGMAP_BYTES, MAX_CONFIGMAP_VALUES, MAX_TEMPLATE_DEPTH, show
-from jobsched.core.cronspec import (
-    CronEntry,
-    Problem,
-    configmap_label,
-    configmap_ref,
-    field_path,
-    parse_configmap,
-)
+from jobsched.core.cronspec import configmap_label, configmap_ref, field_path, parse_configmap
 from jobsched.core.vocabulary import CRON_CONFIGMAP_LABEL
 
 # Larger files are refused unread: 64 ConfigMaps at the apiserver's 1 MiB each.

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronplan import EntryStatus
 from jobsched.core.cronruns import RunState, job_state
 from jobsched.core.cronslots import slots_between
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import parse_time, rfc3339
 from jobsched.core.podbuild import adjusted_deadline
 from jobsched.core.vocabulary import PREVIOUS_SCHEDULE_ANNOTATION, SCHEDULED_TIME_ANNOTATION

@@ -17,13 +17,9 @@ from typing import Any, Final
 
 import yaml
 
-from jobsched.core.cronspec import (
-    DEFAULT_NAMESPACE,
-    CronSpecError,
-    load_zone,
-    parse_entries_yaml,
-    thaw,
-)
+from jobsched.core.cronentry import thaw
+from jobsched.core.cronschedule import CronSpecError, load_zone
+from jobsched.core.cronspec import DEFAULT_NAMESPACE, parse_entries_yaml
 from jobsched.core.dialects import Equivalence, equivalent_schedule
 
 # CronJob spec fields and the entry fields they become (the same names; jobTemplate → template).

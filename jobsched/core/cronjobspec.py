@@ -20,15 +20,8 @@ from zoneinfo import ZoneInfo
 
 from jobsched import SCHEDULER_NAME
 from jobsched.core.batchcron import parse_batch_schedule
-from jobsched.core.cronspec import (
-    BATCH_V1_DIALECT,
-    CONCURRENCY_POLICIES,
-    CronEntry,
-    CronJobOrigin,
-    CronSpecError,
-    Problem,
-    load_zone,
-)
+from jobsched.core.cronentry import BATCH_V1_DIALECT, CONCURRENCY_POLICIES, CronEntry, CronJobOrigin, Problem
+from jobsched.core.cronschedule import CronSpecError, load_zone
 from jobsched.core.vocabulary import DOMAINS_ANNOTATION, PRIORITY_ANNOTATION
 
 DEFAULT_SCHEDULER: Final = "default-scheduler"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronruns import RunRecord, RunState
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import parse_time, rfc3339
 
 EWMA_ALPHA: Final = 0.3

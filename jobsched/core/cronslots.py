@@ -44,7 +44,8 @@ from jobsched.core.batchcron import (
     most_recent_schedule_time,
     parse_batch_schedule,
 )
-from jobsched.core.cronspec import BATCH_V1_DIALECT, CronEntry, load_zone, normalize_schedule
+from jobsched.core.cronentry import BATCH_V1_DIALECT, CronEntry
+from jobsched.core.cronschedule import load_zone, normalize_schedule
 
 # Counting missed slots stops here: a year of downtime of an every-minute entry is 525,600 slots.
 MISSED_COUNT_LIMIT: Final = 1000

@@ -24,8 +24,9 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from jobsched.core.batchcron import BatchSchedule, UnfireableSchedule, parse_batch_schedule
+from jobsched.core.cronentry import BATCH_V1_DIALECT, CronEntry
+from jobsched.core.cronschedule import CronSpecError, load_zone, normalize_schedule
 from jobsched.core.cronslots import next_slot, slots_between, wall_to_instant
-from jobsched.core.cronspec import BATCH_V1_DIALECT, CronEntry, CronSpecError, load_zone, normalize_schedule
 
 HORIZON: Final = timedelta(days=731)
 _AROUND_CHANGE: Final = timedelta(hours=26)

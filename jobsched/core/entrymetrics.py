@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronplan import EntryStatus
 from jobsched.core.cronslots import next_slot
-from jobsched.core.cronspec import CronEntry
 
 # slots_since_success stops counting here: alerts ask about a few slots, and counting is not free.
 SLOTS_SINCE_SUCCESS_CAP: Final = 100

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from jobsched.core.cronspec import CronEntry
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.naming import MAX_JOB_NAME, MAX_NAME, identity_hash, rfc3339
 from jobsched.core.podbuild import build_slot_object
 from jobsched.core.vocabulary import MANUAL_ANNOTATION, SCHEDULED_TIME_ANNOTATION

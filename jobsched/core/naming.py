@@ -21,7 +21,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Final
 
-from jobsched.core.cronspec import CronEntry
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.vocabulary import (
     CONFIGMAP_LABEL,
     DOMAINS_ANNOTATION,

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from jobsched import SCHEDULER_NAME
-from jobsched.core.cronspec import CronEntry, load_zone, thaw
+from jobsched.core.cronentry import CronEntry, thaw
+from jobsched.core.cronschedule import load_zone
 from jobsched.core.naming import rfc3339, slot_labels_and_annotations, slot_object_name
 from jobsched.core.vocabulary import (
     CRONJOB_SCHEDULED_TIMESTAMP,

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronruns import RunRecord, RunState
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import rerun_object_name
 from jobsched.core.podbuild import build_slot_object
 from jobsched.core.vocabulary import DOMAINS_ANNOTATION, RERUN_OF_ANNOTATION

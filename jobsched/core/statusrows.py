@@ -24,19 +24,13 @@ from typing import Any, Final
 import orjson
 import yaml
 
+from jobsched.core.cronentry import CronEntry, Problem, thaw
 from jobsched.core.cronjobspec import cronjob_ref, parse_cronjob
 from jobsched.core.cronplan import STATUS_KEY, EntryStatus, merge_status, parse_status_document
 from jobsched.core.cronruns import RunRecord
+from jobsched.core.cronschedule import CronSpecError
 from jobsched.core.cronslots import next_slot
-from jobsched.core.cronspec import (
-    YAML_LOADER,
-    CronEntry,
-    CronSpecError,
-    Problem,
-    configmap_ref,
-    parse_configmap,
-    thaw,
-)
+from jobsched.core.cronspec import YAML_LOADER, configmap_ref, parse_configmap
 from jobsched.core.naming import label_value, parse_time, rfc3339
 
 CONFIGMAP: Final = "ConfigMap"

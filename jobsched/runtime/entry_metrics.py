@@ -29,8 +29,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronplan import EntryStatus
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.entrymetrics import EntrySample, entry_sample
 from jobsched.kube.events import ObjectRef
 

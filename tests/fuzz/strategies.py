@@ -36,7 +36,7 @@ from jobsched.core.cronlimits import (
     MAX_TEMPLATE_DEPTH,
     MAX_TEMPLATE_NODES,
 )
-from jobsched.core.cronspec import MACROS
+from jobsched.core.cronschedule import MACROS
 
 ZONES = sorted(available_timezones())
 PROFILE = os.environ.get("JOBSCHED_FUZZ_PROFILE", "ci")  # registered in conftest.py

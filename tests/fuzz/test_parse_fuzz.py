@@ -11,13 +11,14 @@ import yaml
 from hypothesis import Phase, assume, example, given
 from hypothesis import strategies as st
 
+from jobsched.core.cronentry import CronEntry, Problem, thaw
 from jobsched.core.cronlimits import (
     ENTRY_LIMITS,
     MAX_CONFIGMAP_VALUES,
     MAX_TEMPLATE_DEPTH,
     MAX_TEMPLATE_NODES,
 )
-from jobsched.core.cronspec import CronEntry, Problem, parse_configmap, thaw
+from jobsched.core.cronspec import parse_configmap
 from jobsched.core.naming import slot_labels_and_annotations, slot_object_name
 from jobsched.core.vocabulary import STATUS_SUFFIX
 from tests.fuzz.strategies import (

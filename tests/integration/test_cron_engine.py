@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from bench.lib.kubeops import strip_pod_finalizers
-from jobsched.core.cronspec import CronEntry
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.naming import rfc3339, slot_object_name
 from jobsched.core.podbuild import build_slot_object
 from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION, TRACKING_FINALIZER

@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from bench.lib.kubeops import strip_pod_finalizers
-from jobsched.core.cronspec import CronEntry, parse_configmap
+from jobsched.core.cronentry import CronEntry
+from jobsched.core.cronspec import parse_configmap
 from jobsched.core.domains import domains_from_config
 from jobsched.core.naming import rerun_object_name, rfc3339, slot_object_name
 from jobsched.core.vocabulary import (

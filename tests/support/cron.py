@@ -11,7 +11,8 @@ from typing import Any
 import anyio
 import yaml
 
-from jobsched.core.cronspec import CronEntry, parse_configmap
+from jobsched.core.cronentry import CronEntry
+from jobsched.core.cronspec import parse_configmap
 from jobsched.core.vocabulary import ENTRY_LABEL
 from jobsched.kube.client import KubeClient
 from jobsched.runtime.cron.engine import CronEngine

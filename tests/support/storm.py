@@ -13,7 +13,8 @@ import anyio
 import yaml
 
 from bench.lib.kubeops import strip_pod_finalizers
-from jobsched.core.cronspec import CronEntry, parse_configmap
+from jobsched.core.cronentry import CronEntry
+from jobsched.core.cronspec import parse_configmap
 from jobsched.core.naming import rfc3339, slot_object_name
 from jobsched.core.vocabulary import ENTRY_LABEL, SCHEDULED_TIME_ANNOTATION
 from jobsched.devcluster.nodes import NodeShape

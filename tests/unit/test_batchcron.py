@@ -23,7 +23,7 @@ from jobsched.core.batchcron import (
 )
 from jobsched.core.batchcron.gotext import GoError, atoi, fields, parse_duration
 from jobsched.core.batchcron.spec import STAR_BIT
-from jobsched.core.cronspec import CronSpecError
+from jobsched.core.cronschedule import CronSpecError
 
 NEW_YORK = ZoneInfo("America/New_York")
 FIXED_ZONES = ("UTC", "Asia/Shanghai", "Asia/Kolkata")  # no DST in the years tested

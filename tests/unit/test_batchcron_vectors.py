@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobsched.core.batchcron import UnfireableSchedule, most_recent_schedule_time, parse_batch_schedule
-from jobsched.core.cronspec import CronSpecError
+from jobsched.core.cronschedule import CronSpecError
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "vectors" / "robfig" / "vectors.json").read_text(encoding="utf-8")

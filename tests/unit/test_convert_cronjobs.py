@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from jobsched import cli
 from jobsched.convert import MAX_CONFIGMAP_BYTES, convert
+from jobsched.core.cronentry import BATCH_V1_DIALECT, CronEntry
 from jobsched.core.cronslots import slots_between
-from jobsched.core.cronspec import BATCH_V1_DIALECT, YAML_LOADER, CronEntry, parse_configmap
+from jobsched.core.cronspec import YAML_LOADER, parse_configmap
 from jobsched.validate import validate_files
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cronjobs-list.yaml"

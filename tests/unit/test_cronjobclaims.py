@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronjobclaims import (
     AdoptedJob,
     CronJobState,
@@ -25,7 +26,6 @@ from jobsched.core.cronjobclaims import (
 )
 from jobsched.core.cronjobspec import parse_cronjob
 from jobsched.core.cronruns import RunState
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.podbuild import build_adopted_job
 
 T = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)

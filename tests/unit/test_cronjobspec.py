@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jobsched.core.cronentry import BATCH_V1_DIALECT, CronEntry, thaw
 from jobsched.core.cronjobspec import parse_cronjob
 from jobsched.core.cronslots import next_slot, slots_between
-from jobsched.core.cronspec import BATCH_V1_DIALECT, CronEntry, thaw
 from jobsched.core.naming import entry_label_value, slot_labels_and_annotations, slot_object_name
 from jobsched.core.podbuild import adjusted_deadline, build_adopted_job, go_rfc3339
 from jobsched.core.vocabulary import (

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from jobsched.core import cronplan
 from jobsched.core.convert import PodRecord
+from jobsched.core.cronentry import CronEntry, CronJobOrigin
 from jobsched.core.cronplan import EntryStatus, SlotAction
 from jobsched.core.cronruns import RunRecord, RunState, run_from_job, run_from_pod
-from jobsched.core.cronspec import CronEntry, CronJobOrigin
 from jobsched.core.statusrows import recorded_statuses
 from jobsched.kube.statusmaps import status_body
 

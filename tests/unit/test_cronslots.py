@@ -11,6 +11,7 @@ from croniter import croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronslots import (
     MISSED_COUNT_LIMIT,
     due_slot,
@@ -19,7 +20,6 @@ from jobsched.core.cronslots import (
     slots_between,
     storm_groups,
 )
-from jobsched.core.cronspec import CronEntry
 
 
 def cron(schedule: str, tz: str = "UTC", **fields: object) -> CronEntry:

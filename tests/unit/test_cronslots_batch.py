@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from jobsched.core.batchcron import UnfireableSchedule
+from jobsched.core.cronentry import BATCH_V1_DIALECT, CronEntry
 from jobsched.core.cronslots import due_slot, latest_slot, next_slot, slots_between, storm_groups
-from jobsched.core.cronspec import BATCH_V1_DIALECT, CronEntry
 
 JOB_TEMPLATE = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
 

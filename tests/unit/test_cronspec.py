@@ -13,18 +13,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsched.core import cronspec
+from jobsched.core import cronentry
+from jobsched.core.cronentry import CronEntry, Problem
 from jobsched.core.cronlimits import MAX_CONFIGMAP_BYTES, MAX_DEADLINE_SECONDS, MAX_PROBLEMS
+from jobsched.core.cronschedule import CronSpecError, load_zone, normalize_schedule
 from jobsched.core.cronslots import due_slot
-from jobsched.core.cronspec import (
-    CronEntry,
-    CronSpecError,
-    Problem,
-    load_zone,
-    normalize_schedule,
-    parse_configmap,
-    parse_entries_yaml,
-)
+from jobsched.core.cronspec import parse_configmap, parse_entries_yaml
 
 POD_TEMPLATE: dict[str, Any] = {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}
 
@@ -649,7 +643,7 @@ def test_an_entry_pickles_with_every_field_and_is_not_hashed_again(monkeypatch: 
     values.update(priority=3, kind="Job", template={"spec": {"template": POD_TEMPLATE}})
     entry = CronEntry(**values)
     pickled = pickle.dumps(entry)
-    monkeypatch.setattr(cronspec, "_hash_entry", lambda entry: pytest.fail("hashed again"))
+    monkeypatch.setattr(cronentry, "_hash_entry", lambda entry: pytest.fail("hashed again"))
     again = pickle.loads(pickled)
     assert again == entry
     assert all(getattr(again, f.name) == getattr(entry, f.name) for f in dataclasses.fields(CronEntry))

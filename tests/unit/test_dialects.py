@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobsched.core.batchcron import parse_batch_schedule
-from jobsched.core.cronspec import CronSpecError
+from jobsched.core.cronschedule import CronSpecError
 from jobsched.core.dialects import Equivalence, equivalent_schedule, five_fields, offset_changes
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

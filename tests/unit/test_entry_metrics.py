@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronplan import EntryStatus
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.entrymetrics import EntrySample, entry_sample, slots_between_count
 from jobsched.kube.events import ObjectRef
 from jobsched.runtime.entry_metrics import MISSED_BY_EVENT, MISSED_REASONS, EntryMetrics, labels_of

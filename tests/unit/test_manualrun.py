@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobsched.core.convert import PodRecord
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronruns import run_from_pod
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.manualrun import build_manual_object, manual_object_name
 from jobsched.core.naming import entry_label_value
 from jobsched.core.podbuild import build_slot_object

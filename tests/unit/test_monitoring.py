@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronplan import EntryStatus
-from jobsched.core.cronspec import CronEntry
 from jobsched.kube.events import ObjectRef
 from jobsched.runtime.metrics import Metrics
 from tests.support.exposition import family_names

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsched.core.cronspec import CronEntry
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.naming import (
     label_value,
     slot_labels_and_annotations,

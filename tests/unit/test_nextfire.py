@@ -13,8 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronslots import next_slot
-from jobsched.core.cronspec import CronEntry
 from jobsched.nextfire import main, next_fires
 
 

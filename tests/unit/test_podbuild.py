@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from jobsched.core.cronspec import CronEntry
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.naming import slot_object_name
 from jobsched.core.podbuild import build_slot_object, service_account_refs
 from jobsched.core.vocabulary import TRACKING_FINALIZER

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobsched.core.cronspec import Problem
+from jobsched.core.cronentry import Problem
 from jobsched.kube.events import EventRecord, ObjectRef
 from jobsched.runtime.cron.reporter import PROBLEM_EVENTS, Reporter
 from jobsched.runtime.cron.sources import SourceDocument

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from jobsched.core.convert import PodRecord, container_ran
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronruns import RunRecord, RunState, run_from_pod
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import MAX_NAME, rerun_object_name, slot_object_name
 from jobsched.core.reruns import (
     RerunPlan,

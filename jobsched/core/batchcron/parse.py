@@ -25,7 +25,7 @@ from typing import Final
 
 from jobsched.core.batchcron.gotext import GoError, atoi, fields, go_list, parse_duration, to_lower
 from jobsched.core.batchcron.spec import STAR_BIT, BatchSchedule
-from jobsched.core.cronspec import CronSpecError
+from jobsched.core.cronschedule import CronSpecError
 
 _NANOS_PER_SECOND: Final = 1_000_000_000
 TZ_MESSAGE: Final = "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"

@@ -31,7 +31,7 @@ from jobsched.core.batchcron.gotime import (
     unix_seconds,
     weekday,
 )
-from jobsched.core.cronspec import CronSpecError
+from jobsched.core.cronschedule import CronSpecError
 
 STAR_BIT: Final = 1 << 63
 _YEARS_SEARCHED: Final = 5

@@ -22,8 +22,8 @@ import orjson
 import structlog
 from anyio import BrokenWorkerProcess
 
+from jobsched.core.cronentry import CronEntry, Problem
 from jobsched.core.cronplan import STATUS_KEY, EntryStatus, parse_status_document, status_document
-from jobsched.core.cronspec import CronEntry, Problem
 from jobsched.core.vocabulary import STATUS_FOR_LABEL
 from jobsched.kube import statusmaps
 from jobsched.kube.client import KubeClient

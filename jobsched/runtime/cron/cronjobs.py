@@ -17,10 +17,10 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronjobclaims import CronJobState, cronjob_state
 from jobsched.core.cronjobspec import parse_cronjob
 from jobsched.core.cronplan import EntryStatus
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.vocabulary import DOMAINS_ANNOTATION, PRIORITY_ANNOTATION
 from jobsched.kube.events import ObjectRef
 from jobsched.runtime.cron.sources import SourceDocument

@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 import anyio
 import structlog
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronplan import EntryStatus
 from jobsched.core.cronruns import RunRecord
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import entry_label_value, rfc3339
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import EventWriter

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 import anyio
 import structlog
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronjobclaims import (
     URGENT,
     AdoptedJob,
@@ -35,7 +36,6 @@ from jobsched.core.cronjobclaims import (
     still_a_slot,
 )
 from jobsched.core.cronruns import run_from_job
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import rfc3339, slot_object_name
 from jobsched.core.outcomes import CreateOutcome, WriteOutcome
 from jobsched.core.podbuild import build_adopted_job

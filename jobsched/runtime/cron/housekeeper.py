@@ -19,8 +19,8 @@ import anyio
 import structlog
 
 from jobsched.core import cronplan
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronruns import RunRecord
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.vocabulary import TRACKING_FINALIZER
 from jobsched.kube import pods
 from jobsched.kube.client import KubeClient

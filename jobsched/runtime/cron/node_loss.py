@@ -17,8 +17,8 @@ from typing import Final, Protocol
 import anyio
 import structlog
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronruns import RunRecord
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.nodeloss import LossAction, loss_action
 from jobsched.core.vocabulary import TRACKING_FINALIZER
 from jobsched.kube import pods

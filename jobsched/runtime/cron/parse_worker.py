@@ -20,7 +20,8 @@ from typing import Any, Final
 
 import orjson
 
-from jobsched.core.cronspec import CronEntry, Problem, configmap_ref, parse_configmap
+from jobsched.core.cronentry import CronEntry, Problem
+from jobsched.core.cronspec import configmap_ref, parse_configmap
 
 # The worker's address-space cap. Generous for a 1 MiB ConfigMap (parsing one takes tens of MB) and far
 # below what would hurt the node; the worker imports ~60 MB of libraries before parsing anything.

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 import structlog
 
 from jobsched.core import cronplan
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronruns import RunRecord
 from jobsched.core.cronslots import due_slot, storm_groups
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import entry_label_value, rfc3339
 from jobsched.kube.events import ObjectRef
 from jobsched.runtime.cron.reporter import Reporter

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import structlog
 
+from jobsched.core.cronentry import CronEntry, Problem
 from jobsched.core.cronplan import field_label
-from jobsched.core.cronspec import CronEntry, Problem
 from jobsched.kube.events import EventRecord, EventWriter, ObjectRef
 from jobsched.runtime.cron.sources import SourceDocument
 from jobsched.runtime.entry_metrics import MISSED_BY_EVENT

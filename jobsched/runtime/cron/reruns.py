@@ -20,8 +20,8 @@ from typing import Protocol
 import anyio
 import structlog
 
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronruns import RunRecord
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import rfc3339
 from jobsched.core.reruns import RerunPlan, Verdict, never_started_failure, rerun_plan
 from jobsched.runtime.cron.node_loss import NodeDirectory

@@ -15,8 +15,8 @@ from typing import Protocol
 
 import anyio
 
+from jobsched.core.cronentry import CronEntry, Problem
 from jobsched.core.cronplan import EntryStatus
-from jobsched.core.cronspec import CronEntry, Problem
 from jobsched.kube.events import ObjectRef
 
 

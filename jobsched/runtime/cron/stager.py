@@ -25,9 +25,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from jobsched.core import cronplan
 from jobsched.core.convert import PodRecord
+from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronplan import initial_pods, object_class
 from jobsched.core.cronruns import RunRecord, run_from_job, run_from_pod
-from jobsched.core.cronspec import CronEntry
 from jobsched.core.naming import rfc3339, slot_object_name
 from jobsched.core.outcomes import STAGE_ACTIONS, CreateOutcome
 from jobsched.core.podbuild import build_slot_object, service_account_refs

@@ -1,0 +1,151 @@
+"""A cron entry as plain data: the frozen record every part of jobsched passes around, whatever source it
+was read from, and the Problem that says what was wrong with one that was not.
+
+`template` is deep-frozen (read-only mappings, tuples); `spec_hash` covers every field, template
+included, so equality notices an edited entry; an entry pickles cheaply (the ConfigMap parse worker
+sends entries back to the scheduler's process) and unpickles without hashing again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from jobsched.core.cronschedule import load_zone
+
+CONCURRENCY_POLICIES: Final = ("Allow", "Forbid", "Replace")
+# How an entry's schedule is read: jobsched's ConfigMap dialect (croniter, docs/cron-format.md) or, for an
+# adopted batch/v1 CronJob, robfig/cron's as Kubernetes reads it (jobsched.core.batchcron).
+JOBSCHED_DIALECT: Final = "jobsched"
+BATCH_V1_DIALECT: Final = "batch/v1"
+DIALECTS: Final = (JOBSCHED_DIALECT, BATCH_V1_DIALECT)
+KINDS: Final = ("Pod", "Job")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong in a ConfigMap, located precisely enough to fix it."""
+
+    configmap: str  # "namespace/name"
+    entry: str | None  # the entry's name, "#<index>" when it has no usable name, None for the ConfigMap
+    field: str  # path such as "data[crons.yaml].entries[3].timeZone"
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CronJobOrigin:
+    """What an entry read from a batch/v1 CronJob (core.cronjobspec) carries beyond the entry itself."""
+
+    uid: str  # the CronJob's UID: its Jobs' ownerReference
+    time_zone: str | None  # spec.timeZone as written; None: the controller's zone, and UTC in annotations
+
+
+@dataclass(frozen=True)
+class CronEntry:
+    """One validated cron entry. `template` is deep-frozen: mappings are read-only, lists are tuples.
+
+    An entry from a ConfigMap has no `origin`; one from an adopted CronJob has, and is named after it
+    (`configmap` and `name` both hold the CronJob's name).
+    """
+
+    namespace: str
+    configmap: str
+    name: str
+    schedule: str
+    time_zone: str = "UTC"
+    suspend: bool = False
+    concurrency_policy: str = "Allow"
+    starting_deadline_seconds: int | None = None
+    successful_history: int = 3
+    failed_history: int = 1
+    domains: tuple[str, ...] | None = None
+    priority: int | None = None
+    kind: str = "Pod"
+    template: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    dialect: str = JOBSCHED_DIALECT
+    origin: CronJobOrigin | None = None
+    # Covers every field above, template included, so equality still notices template changes.
+    spec_hash: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, got {self.dialect!r}")
+        object.__setattr__(self, "template", freeze(self.template))
+        object.__setattr__(self, "spec_hash", _hash_entry(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A MappingProxyType does not pickle: the template travels as plain data and is frozen again,
+        # so that entries parsed in a worker process can come back to the engine. Every field goes,
+        # the hash included, so that the receiving side (the event loop) does not compute it again.
+        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        state["template"] = thaw(self.template)
+        return (_unpickle_entry, (state,))
+
+    @property
+    def key(self) -> str:
+        """Stable identity across updates: "namespace/configmap/name", or "namespace/CronJob/name" for an
+        adopted CronJob (no ConfigMap name holds a capital letter, so the two never collide)."""
+        if self.origin is not None:
+            return f"{self.namespace}/CronJob/{self.name}"
+        return f"{self.namespace}/{self.configmap}/{self.name}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return load_zone(self.time_zone)
+
+
+def _unpickle_entry(state: dict[str, Any]) -> CronEntry:
+    """A pickled CronEntry as it was: its template frozen again, its hash as computed when it was made."""
+    entry = object.__new__(CronEntry)
+    for name, value in state.items():
+        object.__setattr__(entry, name, freeze(value) if name == "template" else value)
+    return entry
+
+
+def _hash_entry(entry: CronEntry) -> str:
+    body = [
+        entry.namespace,
+        entry.configmap,
+        entry.name,
+        entry.schedule,
+        entry.time_zone,
+        entry.suspend,
+        entry.concurrency_policy,
+        entry.starting_deadline_seconds,
+        entry.successful_history,
+        entry.failed_history,
+        list(entry.domains) if entry.domains is not None else None,
+        entry.priority,
+        entry.kind,
+        thaw(entry.template),
+    ]
+    if entry.dialect != JOBSCHED_DIALECT:
+        body.append(entry.dialect)  # appended only here, so ConfigMap entries keep their hashes
+    if entry.origin is not None:
+        body.append([entry.origin.uid, entry.origin.time_zone])
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def freeze(value: Any) -> Any:
+    """A read-only deep copy of JSON-like data (mappings → MappingProxyType, lists → tuples)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A mutable deep copy of frozen data, ready for JSON encoding."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
