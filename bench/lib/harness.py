@@ -33,7 +33,7 @@ from bench.lib.kubeops import (
     list_nodes,
     wait_nodes_ready,
 )
-from bench.lib.measure import aggregate, node_domain, summarise
+from bench.lib.measure import aggregate, cpu_figures, node_domain, summarise
 from bench.lib.scenario import Scenario, fire_time, rfc3339
 from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, RunContext, System, SystemFailed, make_system
 from bench.lib.watcher import PodWatcher
@@ -45,6 +45,7 @@ from jobsched.kube.informer import Informer
 
 SETTLE_S = 2.0  # after the last slot is bound and running, wait this long for stragglers (duplicates)
 NODES_READY_S = 120.0
+BURST_SAMPLE_S = 0.05  # CPU sampling period around a burst (the burst window is exact to 0.1 s)
 CONNECTIONS = 128
 
 
@@ -195,6 +196,7 @@ class Harness:
                     )
                 say(f"[{label}] started, {fire_mono - time.monotonic():.1f}s to fire")
                 tg.start_soon(system.fire, ctx)
+                tg.start_soon(self._sample_burst, ctx, watcher)
                 await self._watch_until_done(ctx, system, watcher, label)
                 tg.cancel_scope.cancel()
         finally:
@@ -215,10 +217,20 @@ class Harness:
             fire_at=rfc3339(ctx.fire_at),
             scheduler_cpu_s=ctx.sampler.cpu_s,
             scheduler_peak_rss_mb=ctx.sampler.peak_rss_mb,
+            **cpu_figures(ctx.sampler, ctx.fire_mono, figures),
             **system.extra(),
         )
         curve = sorted(r.bound - ctx.fire_mono for r in watcher.records() if r.bound is not None)
         return figures, curve
+
+    async def _sample_burst(self, ctx: RunContext, watcher: PodWatcher) -> None:
+        """Samples the scheduler's CPU every BURST_SAMPLE_S from just before the fire instant until every
+        slot is bound, so the burst's CPU window is exact to within 0.1 s."""
+        await anyio.sleep(max(0.0, ctx.fire_mono - BURST_SAMPLE_S - time.monotonic()))
+        while watcher.bound_entries() < ctx.scenario.crons or time.monotonic() < ctx.fire_mono:
+            ctx.sampler.sample()
+            await anyio.sleep(BURST_SAMPLE_S)
+        ctx.sampler.sample()
 
     async def _watch_until_done(
         self, ctx: RunContext, system: System, watcher: PodWatcher, label: str

@@ -44,14 +44,15 @@ def markdown(document: Mapping[str, Any]) -> str:
         f"etcd {env['etcd']}, kwok {env['kwok']}; native-tuned QPS/burst {env.get('tuned_qps')}.",
         "",
         "| system | bound / crons | dup | missed | fallback | created p50 | bound p50 | p90 | p99 | max "
-        "| running p50 | running p99 | refused / re-runs | peak binds/s | sched CPU s | sched RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| running p50 | running p99 | refused / re-runs | peak binds/s | first 2 s binds/s | sched CPU s "
+        "| burst CPU ms/pod | CPU ms/pod | sched RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, run in runs.items():
         if "error" in run:
             text = [line.strip() for line in str(run["error"]).splitlines() if line.strip()] or ["?"]
             summary = text[0] if len(text) == 1 else f"{text[0]} … {text[-1]}"
-            lines.append(f"| {name} | error: {summary[:300].replace('|', '/')} |" + " |" * 14)
+            lines.append(f"| {name} | error: {summary[:300].replace('|', '/')} |" + " |" * 17)
             continue
         bound, created, running = run["fire_to_bound_s"], run["fire_to_created_s"], run["fire_to_running_s"]
         lines.append(
@@ -59,8 +60,9 @@ def markdown(document: Mapping[str, Any]) -> str:
             f"| {run['fallback_bound']} | {_s(created['p50'])} | {_s(bound['p50'])} | {_s(bound['p90'])} "
             f"| {_s(bound['p99'])} | {_s(bound['max'])} | {_s(running['p50'])} | {_s(running['p99'])} "
             f"| {_n(run.get('pods_refused'))} / {_n(run.get('reruns'))} | {_n(run['peak_binds_per_s'])} "
-            f"| {_s(run['scheduler_cpu_s'])} "
-            f"| {_n(run['scheduler_peak_rss_mb'])} |"
+            f"| {', '.join(str(b) for b in (run.get('binds_per_second') or [])[:2]) or '–'} "
+            f"| {_s(run['scheduler_cpu_s'])} | {_s(run.get('burst_cpu_ms_per_pod'))} "
+            f"| {_s(run.get('cpu_ms_per_pod'))} | {_n(run['scheduler_peak_rss_mb'])} |"
         )
     lines += ["", "Times are seconds after the fire instant, from the harness's own watch."]
     raw = runs.get("raw")

@@ -1,8 +1,8 @@
 """Does a ServiceAccount exist? One GET per (namespace, name), remembered briefly.
 
-A cron entry's pods may only run as a service account of their own namespace that exists (README,
-"Trust model"); the apiserver does not enforce that unless its ServiceAccount admission plugin is on,
-and jobsched must not depend on how a cluster is configured for a promise it makes. The check runs
+A cron entry's pods may only run as a service account of their own namespace that exists
+(docs/trust-model.md); the apiserver does not enforce that unless its ServiceAccount admission plugin
+is on, and jobsched must not depend on how a cluster is configured for a promise it makes. The check runs
 when a storm is staged, before T, and a storm of N entries naming one account must cost one GET, not
 N: concurrent lookups of the same key share the request in flight, and its answer is kept for a short
 while (ttl), so an account created or deleted since is seen on a later staging.

@@ -2,7 +2,7 @@
 
 A storm parses hundreds of MB of short-lived JSON. CPython frees it, but glibc keeps freed pages
 inside its heap: on a soaked process one malloc_trim(0) gave back 53 MB. (A slower RSS creep outside
-glibc's heap remains; see the README's soak results.) malloc_trim blocks for a few milliseconds, so it
+glibc's heap remains; see docs/reliability.md, the soak.) malloc_trim blocks for a few milliseconds, so it
 only runs while nothing is busy.
 """
 

@@ -5,7 +5,7 @@ replicas at the default lease (15 s / 10 s / 2 s) and one fault; it must end wit
 created once, bound once, never before T, and running, and no replica may exit but by the fault's
 SIGKILL. Scenarios run in its own slice of the cluster, so to keep CI short they run in waves of
 three on one minute boundary; the apiserver crash runs alone, as it strikes every storm at once.
-Latency is recorded in the full suite's table (README), never asserted here.
+Latency is recorded in the full suite's table (docs/reliability.md), never asserted here.
 """
 
 from __future__ import annotations

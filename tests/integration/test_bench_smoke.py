@@ -34,6 +34,10 @@ RUN_KEYS = {
     "makespan_s",
     "scheduler_cpu_s",
     "scheduler_peak_rss_mb",
+    "pods_running",
+    "scheduler_burst_cpu_s",
+    "burst_cpu_ms_per_pod",
+    "cpu_ms_per_pod",
 }
 PERCENTILE_KEYS = {"p50", "p90", "p99", "max"}
 

@@ -1,7 +1,7 @@
 """The cluster-wide install, checked against the real control plane (issue 6, "Done when").
 
 A platform team installs jobsched with one `kubectl apply -k deploy/` and has to be able to trust it, so
-these tests hold the manifests and the trust model to what the README promises:
+these tests hold the manifests and the trust model to what docs/trust-model.md promises:
 
 - the apiserver accepts the whole of deploy/ (a server-side dry run) and the kustomize build is the
   Deployment we mean to ship;

@@ -179,3 +179,32 @@ def test_jobsched_is_configured_with_the_providers_limits_and_unaware_is_not(tmp
     bare.write_text(yaml.safe_dump({"domains": [{"name": "x", "catchAll": True}]}))
     with pytest.raises(ValueError, match="no domain named 'virtual'"):
         limited_config(bare, ProviderLimits())
+
+
+def test_burst_cpu_is_read_from_the_samples_around_the_window() -> None:
+    from bench.lib.measure import cpu_figures
+    from bench.lib.usage import UsageSampler
+
+    sampler = UsageSampler()
+    sampler.cpu_by_pid = {1: 9.0}
+    sampler.series = [
+        (99.95, 1.0),
+        (100.0, 1.0),
+        (100.05, 1.1),
+        (101.0, 1.5),
+        (102.0, 1.9),
+        (102.05, 2.0),
+        (140.0, 9.0),
+    ]
+    assert (
+        sampler.cpu_between(100.0, 102.0) == 0.9
+    )  # from the sample at the fire instant to the one at the last bind
+    assert sampler.cpu_between(100.02, 102.01) == 1.0  # widened to the samples around it (50 ms apart)
+    assert sampler.cpu_between(99.0, 102.0) is None  # no sample before the window: no figure, not a guess
+    figures = cpu_figures(sampler, 100.0, {"pods_bound": 1000, "makespan_s": 2.0})
+    assert figures == {"scheduler_burst_cpu_s": 0.9, "burst_cpu_ms_per_pod": 0.9, "cpu_ms_per_pod": 9.0}
+    assert cpu_figures(UsageSampler(), 100.0, {"pods_bound": 0, "makespan_s": None}) == {
+        "scheduler_burst_cpu_s": None,
+        "burst_cpu_ms_per_pod": None,
+        "cpu_ms_per_pod": None,
+    }

@@ -1,8 +1,8 @@
 """The service-account existence cache: a storm of lookups costs one GET per account, answers expire.
 
-The engine refuses to create a slot whose template names an account that does not exist (README, "Trust
-model"); staging thousands of entries must not turn that check into thousands of GETs. A fake client
-stands in for the apiserver, so the request count is exact.
+The engine refuses to create a slot whose template names an account that does not exist
+(docs/trust-model.md); staging thousands of entries must not turn that check into thousands of GETs. A
+fake client stands in for the apiserver, so the request count is exact.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-# The two ways virtual nodes are marked (see the README): virtual-kubelet and Tencent super nodes.
+# The two ways virtual nodes are marked (docs/scheduler.md): virtual-kubelet and Tencent super nodes.
 DEFAULT_NODE_SELECTORS: tuple[str, ...] = ("type=virtual-kubelet", "node.kubernetes.io/instance-type=eklet")
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"  # nodes kwok plays; the simulator never touches them
 DEFAULT_HEARTBEAT_S = 10.0  # the kubelet's node lease renew interval
