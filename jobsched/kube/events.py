@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import anyio
@@ -137,28 +137,32 @@ class EventWriter:
             batch: list[tuple[EventRecord, int]] = []
             while self._queue and len(batch) < 256:
                 batch.append(self._queue.popitem(last=False))
-            limiter = anyio.CapacityLimiter(self._in_flight)
+            # A few workers share the batch: a task per event would cost more than its write.
+            pending = iter(batch)
             async with anyio.create_task_group() as tg:
-                for record, count in batch:
-                    tg.start_soon(self._write, record, count, limiter)
+                for _ in range(min(self._in_flight, len(batch))):
+                    tg.start_soon(self._write_all, pending)
 
-    async def _write(self, record: EventRecord, count: int, limiter: anyio.CapacityLimiter) -> None:
-        async with limiter:
-            path = paths.events(record.regarding.namespace)
-            try:
-                resp = await self._client.request_retrying(
-                    "POST", path, event_body(record, count, self._instance), attempts=3, timeout=10
-                )
-            except TransportError as err:
-                log.warning(
-                    "event write failed", reason=record.reason, object=record.regarding.name, error=repr(err)
-                )
-                return
-            if not resp.ok:
-                log.warning(
-                    "event rejected",
-                    reason=record.reason,
-                    object=f"{record.regarding.namespace}/{record.regarding.name}",
-                    status=resp.status,
-                    message=resp.message(),
-                )
+    async def _write_all(self, pending: Iterator[tuple[EventRecord, int]]) -> None:
+        for record, count in pending:
+            await self._write(record, count)
+
+    async def _write(self, record: EventRecord, count: int) -> None:
+        path = paths.events(record.regarding.namespace)
+        try:
+            resp = await self._client.request_retrying(
+                "POST", path, event_body(record, count, self._instance), attempts=3, timeout=10
+            )
+        except TransportError as err:
+            log.warning(
+                "event write failed", reason=record.reason, object=record.regarding.name, error=repr(err)
+            )
+            return
+        if not resp.ok:
+            log.warning(
+                "event rejected",
+                reason=record.reason,
+                object=f"{record.regarding.namespace}/{record.regarding.name}",
+                status=resp.status,
+                message=resp.message(),
+            )
