@@ -19,7 +19,7 @@ import anyio
 from bench.lib import report
 from bench.lib.harness import Options, find_cluster, run_bench
 from bench.lib.scenario import Scenario, parse_fire_at
-from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, PROFILE_ENV, SYSTEM_NAMES
+from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, PROFILE_ENV, PROFILE_FORMAT_ENV, SYSTEM_NAMES
 from jobsched.devcluster import cluster as devcluster
 
 OWN_CLUSTER = "bench"
@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a py-spy flame graph of each jobsched run into this directory (figures then include "
         "the profiler's overhead)",
     )
+    p.add_argument(
+        "--profile-format",
+        choices=("flamegraph", "raw"),
+        default="flamegraph",
+        help="py-spy's output: an SVG flame graph, or collapsed stacks (text, one stack per line)",
+    )
     return p
 
 
@@ -91,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
         os.environ[PROFILE_ENV] = str(args.profile.resolve())
+        os.environ[PROFILE_FORMAT_ENV] = args.profile_format
     try:
         scenario = Scenario(
             crons=args.crons,

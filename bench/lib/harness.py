@@ -35,7 +35,14 @@ from bench.lib.kubeops import (
 )
 from bench.lib.measure import aggregate, cpu_figures, node_domain, summarise
 from bench.lib.scenario import Scenario, fire_time, rfc3339
-from bench.lib.systems import DEFAULT_JOBSCHED_CONFIG, RunContext, System, SystemFailed, make_system
+from bench.lib.systems import (
+    DEFAULT_JOBSCHED_CONFIG,
+    REANCHOR_BEFORE_S,
+    RunContext,
+    System,
+    SystemFailed,
+    make_system,
+)
 from bench.lib.watcher import PodWatcher
 from jobsched.core.vocabulary import BENCH_LABEL, NAMESPACE_OPT_IN_LABEL
 from jobsched.devcluster import build
@@ -45,6 +52,7 @@ from jobsched.kube.informer import Informer
 
 SETTLE_S = 2.0  # after the last slot is bound and running, wait this long for stragglers (duplicates)
 NODES_READY_S = 120.0
+CLOCK_STEP_NOTICE_S = 0.05  # a wall-clock move during set-up worth a line
 BURST_SAMPLE_S = 0.05  # CPU sampling period around a burst (the burst window is exact to 0.1 s)
 CONNECTIONS = 128
 
@@ -217,6 +225,7 @@ class Harness:
             fire_at=rfc3339(ctx.fire_at),
             scheduler_cpu_s=ctx.sampler.cpu_s,
             scheduler_peak_rss_mb=ctx.sampler.peak_rss_mb,
+            wall_clock_step_s=round(ctx.clock_step_s, 3),
             **cpu_figures(ctx.sampler, ctx.fire_mono, figures),
             **system.extra(),
         )
@@ -226,6 +235,12 @@ class Harness:
     async def _sample_burst(self, ctx: RunContext, watcher: PodWatcher) -> None:
         """Samples the scheduler's CPU every BURST_SAMPLE_S from just before the fire instant until every
         slot is bound, so the burst's CPU window is exact to within 0.1 s."""
+        await anyio.sleep(max(0.0, ctx.fire_mono - REANCHOR_BEFORE_S - time.monotonic()))
+        ctx.reanchor()
+        if abs(ctx.clock_step_s) > CLOCK_STEP_NOTICE_S:
+            self.options.say(
+                f"[bench] the wall clock moved {ctx.clock_step_s:+.3f}s during set-up; re-anchored"
+            )
         await anyio.sleep(max(0.0, ctx.fire_mono - BURST_SAMPLE_S - time.monotonic()))
         while watcher.bound_entries() < ctx.scenario.crons or time.monotonic() < ctx.fire_mono:
             ctx.sampler.sample()

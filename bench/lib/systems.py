@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,9 +39,11 @@ from jobsched.kube.client import KubeClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROFILE_ENV = "JOBSCHED_BENCH_PROFILE"  # a directory: profile every jobsched process with py-spy
+PROFILE_FORMAT_ENV = "JOBSCHED_BENCH_PROFILE_FORMAT"  # py-spy's --format: flamegraph or raw
 DEFAULT_JOBSCHED_CONFIG = REPO_ROOT / "config" / "jobsched.yaml"
 STOP_GRACE_S = 10.0
 LOG_TAIL_CHARS = 2000
+REANCHOR_BEFORE_S = 1.0  # the harness re-reads the wall clock this long before the fire instant
 
 
 class SystemFailed(Exception):
@@ -62,10 +64,26 @@ class RunContext:
     nodes: Sequence[dict[str, Any]]  # every node of the cluster, for systems that place pods themselves
     cluster: devcluster.ClusterState | None  # None when the harness was given a foreign kubeconfig
     sampler: UsageSampler = field(default_factory=UsageSampler)
+    clock_step_s: float = 0.0  # how far the wall clock moved against the monotonic one since set-up
 
     @property
     def entries(self) -> list[str]:
         return entry_names(self.scenario.crons)
+
+    def reanchor(self) -> None:
+        """Re-reads the fire instant's monotonic time from the wall clock. The systems fire by the wall
+        clock (cron is wall time), the harness measures on the monotonic one; a freshly booted machine
+        may step its wall clock during the lead, and without this a step of +1 s would show every pod
+        bound a second "early"."""
+        anchored = time.monotonic() + (self.fire_at - datetime.now(UTC)).total_seconds()
+        self.clock_step_s += self.fire_mono - anchored
+        self.fire_mono = anchored
+
+    async def wait_for_fire(self) -> None:
+        """Sleeps until the fire instant, re-anchored on the wall clock a second before it."""
+        await anyio.sleep(max(0.0, self.fire_mono - REANCHOR_BEFORE_S - time.monotonic()))
+        self.reanchor()
+        await anyio.sleep(max(0.0, self.fire_mono - time.monotonic()))
 
 
 def log_tail(path: Path) -> str:
@@ -220,9 +238,11 @@ class Jobsched(System):
         ]
         profile_dir = os.environ.get(PROFILE_ENV)
         if profile_dir:  # a flame graph of the whole run (py-spy samples from outside the process)
-            svg = Path(profile_dir) / f"jobsched-{ctx.namespace}.svg"
+            form = os.environ.get(PROFILE_FORMAT_ENV, "flamegraph")
+            out = Path(profile_dir) / f"jobsched-{ctx.namespace}.{'svg' if form == 'flamegraph' else 'txt'}"
             py_spy = str(Path(sys.executable).with_name("py-spy"))
-            command = [py_spy, "record", "--rate", "200", "--subprocesses", "-o", str(svg), "--", *command]
+            spy = [py_spy, "record", "--rate", "200", "--subprocesses", "--format", form, "-o", str(out)]
+            command = [*spy, "--", *command]
         self._proc = await anyio.to_thread.run_sync(spawn, command, self._log)
         ctx.sampler.track([self._proc.pid])
         await anyio.sleep(0.5)
@@ -455,7 +475,7 @@ class Raw(System):
 
     async def fire(self, ctx: RunContext) -> None:
         targets = placement_targets(ctx.nodes, len(self._uids))
-        await anyio.sleep(max(0.0, ctx.fire_mono - time.monotonic()))
+        await ctx.wait_for_fire()
         self._bound = await bind_pods(ctx.client, ctx.namespace, self._uids, targets, self.in_flight)
 
     def extra(self) -> dict[str, Any]:
