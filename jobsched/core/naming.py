@@ -17,6 +17,7 @@ collision is what keeps each slot to one Job between them (docs/cronjob-migratio
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 from typing import Final
@@ -107,8 +108,10 @@ def parse_time(value: object) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def rfc3339(moment: datetime) -> str:
-    """`moment` in UTC as RFC 3339 with a Z, to the second (e.g. 2026-01-01T00:00:00Z)."""
+    """`moment` in UTC as RFC 3339 with a Z, to the second (e.g. 2026-01-01T00:00:00Z). Cached: a storm's
+    thousands of entries share a handful of instants, and status documents format them all each write."""
     if moment.tzinfo is None:
         raise ValueError("needs a timezone-aware datetime")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
