@@ -191,6 +191,7 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(response)
 
     def eof_received(self) -> bool:
+        self.closed = True  # the server is done with it: never hand it out again, even before it is lost
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             try:

@@ -45,7 +45,15 @@ class Parts:
         self.scheduler = Scheduler(client, settings, metrics, self.events, clock) if scheduling else None
         run_cron = settings.cron.enabled if cron is None else cron
         self.engine = (
-            CronEngine(client, settings, metrics, self.events, cron_clock, nodes=self.scheduler)
+            CronEngine(
+                client,
+                settings,
+                metrics,
+                self.events,
+                cron_clock,
+                nodes=self.scheduler,
+                burst=self.scheduler.busy if self.scheduler is not None else lambda: False,
+            )
             if run_cron
             else None
         )

@@ -12,6 +12,7 @@ import anyio
 
 from jobsched.core.convert import PodRecord
 from jobsched.runtime.metrics import Metrics
+from jobsched.runtime.parts import Parts
 from jobsched.runtime.scheduling.scheduler import Scheduler
 from jobsched.settings import SchedulingSettings, Settings
 
@@ -65,3 +66,20 @@ async def test_a_pod_that_never_starts_holds_writes_at_most_settle_seconds() -> 
     assert s.busy()
     await anyio.sleep(0.25)
     assert not s.busy()
+
+
+async def test_the_cron_engines_deferred_writes_wait_for_the_schedulers_burst_too() -> None:
+    """Status writes, finalizer release and pruning (the housekeeper), hand-over clean-up and per-entry
+    metrics ask `CronEngine.holding`, which is the engine's own busy window or the scheduler's burst."""
+    parts = Parts(None, Settings(), Metrics(), "test")  # type: ignore[arg-type]  # no I/O here
+    assert parts.scheduler is not None
+    assert parts.engine is not None
+    parts.scheduler.replace([])
+    parts.scheduler.pods_replaced([])
+    assert not parts.engine.holding()
+    t = parts.scheduler.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=time.time() - 1)
+    parts.scheduler._bound(t)
+    assert not parts.engine.busy()  # no storm of its own near
+    assert parts.engine.holding()
+    parts.scheduler.pod_changed("MODIFIED", record("Running"))
+    assert not parts.engine.holding()

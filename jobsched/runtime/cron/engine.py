@@ -67,8 +67,10 @@ class CronEngine:
         events: EventWriter,
         clock: Callable[[], datetime] = _now,
         nodes: ClusterNodes | None = None,
+        burst: Callable[[], bool] = lambda: False,
     ) -> None:
         self._settings = settings
+        self._burst = burst  # the scheduler's: binding, or a burst's pods not yet running
         self._metrics = metrics
         self._clock = clock
         self._wake = anyio.Event()
@@ -99,7 +101,7 @@ class CronEngine:
                 Claims(client, self.reporter, metrics),
                 self.reporter,
                 entries=lambda: self.planner.entries,
-                busy=self.busy,
+                busy=self.holding,
                 clock=clock,
             )
         self.stager = Stager(
@@ -137,7 +139,7 @@ class CronEngine:
             self.jobs,
             self.runs,
             self.accounts,
-            self.busy,
+            self.holding,
             hold=self.reruns.holds,
         )
         self._node_loss = (
@@ -177,6 +179,12 @@ class CronEngine:
     def busy(self) -> bool:
         """True while a storm is being staged, or one of its instants is a few seconds away or just past."""
         return bool(self.stager.queued) or self.planner.storm_near(self._clock())
+
+    def holding(self) -> bool:
+        """Whether writes that can wait (status, finalizer release, pruning, hand-over clean-up, per-entry
+        metrics) wait now: while this engine is busy, and while the scheduler's burst has pods bound but
+        not yet running, so they never compete with the node agents reporting those pods."""
+        return self.busy() or self._burst()
 
     # --- running -----------------------------------------------------------------------------------
 
@@ -257,7 +265,7 @@ class CronEngine:
         if not self._metrics.entries.enabled:
             return
         while True:
-            if not self.busy():  # off the storm, like the housekeeping it follows
+            if not self.holding():  # off the storm, like the housekeeping it follows
                 self.publish_entry_metrics()
             await anyio.sleep(self._settings.cron.housekeeping_period_s)
 
