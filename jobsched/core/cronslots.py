@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -221,20 +221,39 @@ def _count_missed(entry: CronEntry, since: datetime, latest: datetime) -> tuple[
     return missed, False
 
 
+ScheduleKey = tuple[str, str, str]  # (schedule, timeZone, dialect): entries that always fire together
+
+
+def schedule_groups(entries: Iterable[CronEntry]) -> dict[ScheduleKey, list[CronEntry]]:
+    """Entries that fire at the same instants, by (schedule, timeZone, dialect); suspended ones left out."""
+    by_schedule: dict[ScheduleKey, list[CronEntry]] = defaultdict(list)
+    for entry in entries:
+        if not entry.suspend:
+            by_schedule[entry.schedule, entry.time_zone, entry.dialect].append(entry)
+    return dict(by_schedule)
+
+
+def group_instants(
+    groups: Mapping[ScheduleKey, list[CronEntry]], window_start: datetime, window_end: datetime
+) -> dict[datetime, list[ScheduleKey]]:
+    """The schedule groups that fire in window_start < t <= window_end, by instant, earliest first. Each
+    group's schedule is evaluated once, so a storm of thousands of entries on "0 0 * * *" costs one
+    croniter walk."""
+    instants: dict[datetime, list[ScheduleKey]] = defaultdict(list)
+    for key, members in groups.items():
+        for instant in slots_between(members[0], window_start, window_end):
+            instants[instant].append(key)
+    return {instant: instants[instant] for instant in sorted(instants)}
+
+
 def storm_groups(
     entries: Iterable[CronEntry], window_start: datetime, window_end: datetime
 ) -> dict[datetime, list[CronEntry]]:
     """Entries that fire in window_start < t <= window_end, grouped by instant, earliest first.
 
-    Suspended entries are left out. Each distinct (schedule, timeZone, dialect) is evaluated once, so a
-    storm of thousands of entries on "0 0 * * *" costs one croniter walk.
-    """
-    by_schedule: dict[tuple[str, str, str], list[CronEntry]] = defaultdict(list)
-    for entry in entries:
-        if not entry.suspend:
-            by_schedule[entry.schedule, entry.time_zone, entry.dialect].append(entry)
-    groups: dict[datetime, list[CronEntry]] = defaultdict(list)
-    for members in by_schedule.values():
-        for instant in slots_between(members[0], window_start, window_end):
-            groups[instant].extend(members)
-    return {instant: groups[instant] for instant in sorted(groups)}
+    Suspended entries are left out. Each distinct (schedule, timeZone, dialect) is evaluated once."""
+    groups = schedule_groups(entries)
+    return {
+        instant: [entry for key in keys for entry in groups[key]]
+        for instant, keys in group_instants(groups, window_start, window_end).items()
+    }

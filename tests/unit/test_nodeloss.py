@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from jobsched.core.convert import PodRecord
 from jobsched.core.cronruns import RunRecord, RunState, run_from_pod
 from jobsched.core.nodeloss import LossAction, loss_action
-from jobsched.runtime.cron.node_loss import NodeLossSweep
+from jobsched.runtime.cron.node_loss import FULL_SCAN_S, NodeLossSweep
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 GRACE_S = 40.0
@@ -56,12 +56,20 @@ class Nodes:
     def __init__(self, names: set[str], synced: bool = True) -> None:
         self.names = names
         self.synced = synced
+        self.removals = 0
+
+    def remove(self, name: str) -> None:
+        self.names.discard(name)
+        self.removals += 1
 
     def nodes_synced(self) -> bool:
         return self.synced
 
     def has_node(self, name: str) -> bool:
         return name in self.names
+
+    def node_removals(self) -> int:
+        return self.removals
 
 
 def sweep(runs: list[RunRecord], nodes: Nodes) -> NodeLossSweep:
@@ -93,7 +101,30 @@ def test_a_node_that_reappears_resets_the_clock_and_an_unsynced_cache_condemns_n
     assert s.due(0.0) == []
     nodes.names.add("flaky")
     assert s.due(1.0) == []
-    nodes.names.clear()
+    nodes.remove("flaky")
     assert s.due(2.0) == []
     assert s.due(2.0 + GRACE_S) != []
     assert sweep(runs, Nodes(set(), synced=False)).due(1e6) == []
+
+
+def test_with_no_node_gone_the_pods_are_looked_at_only_every_full_scan_period() -> None:
+    runs = [pod_run("a", node="here")]
+    nodes = Nodes({"here"})
+    s = sweep(runs, nodes)
+    assert s.due(0.0) == []  # the first look scans
+    runs.append(pod_run("b", node="never-existed"))  # bound to a node gone before the pod appeared
+    assert s.due(1.0) == []  # nothing gone since: no scan, b not yet seen missing
+    assert s.due(FULL_SCAN_S) == []  # the periodic scan sees b's node missing and starts its clock
+    assert s.due(FULL_SCAN_S + 1.0) == []  # a pod is missing: every sweep looks
+    due = s.due(FULL_SCAN_S + GRACE_S)
+    assert [run.name for run, _ in due] == ["b"]
+
+
+def test_a_node_gone_is_looked_at_by_the_next_sweep() -> None:
+    runs = [pod_run("a", node="n1")]
+    nodes = Nodes({"n1"})
+    s = sweep(runs, nodes)
+    assert s.due(0.0) == []
+    nodes.remove("n1")
+    assert s.due(1.0) == []  # seen missing at once, not after FULL_SCAN_S
+    assert [run.name for run, _ in s.due(1.0 + GRACE_S)] == ["a"]

@@ -1,6 +1,8 @@
 """The leader's sweep for cron pods bound to nodes that are gone (decisions in core/nodeloss.py).
 
-Once a second it looks at every active slot pod the engine knows. A pod whose node the scheduler's
+Once a second it looks at every active slot pod the engine knows, if a node has gone since its last
+look, or a pod's node is already missing, or FULL_SCAN_S have passed (a pod bound to a node that was
+gone before the pod appeared): a storm of 10,000 pods is not scanned every second for nothing. A pod whose node the scheduler's
 synced node cache has lacked for the grace period (cron.nodeLossGraceSeconds) is dealt with once: never started, it is deleted
 (UID precondition, no grace), its tracking finalizer dropped (there is no outcome to record) and its
 slot handed back to the engine to create again under the same name; started, it is marked Failed with
@@ -27,6 +29,7 @@ from jobsched.kube.client import KubeClient
 log = structlog.get_logger(__name__)
 
 IN_FLIGHT: Final = 16  # concurrent deletes / status patches of one sweep
+FULL_SCAN_S: Final = 10.0  # every pod is looked at this often even when no node has gone
 
 
 class NodeDirectory(Protocol):
@@ -35,6 +38,10 @@ class NodeDirectory(Protocol):
     def nodes_synced(self) -> bool: ...
 
     def has_node(self, name: str) -> bool: ...
+
+    def node_removals(self) -> int:
+        """How many times a node has left the cache so far (a counter that only grows)."""
+        ...
 
 
 class NodeLossSweep:
@@ -59,11 +66,21 @@ class NodeLossSweep:
         self._report = report  # (entry, reason, note): a Warning Event on the entry's ConfigMap
         self._missing_since: dict[str, float] = {}  # uid -> when its node was first seen missing
         self._handled: set[str] = set()  # uids already dealt with
+        self._removals_seen = -1  # node_removals() at the last scan
+        self._scanned_at = float("-inf")
 
     def due(self, now: float) -> list[tuple[RunRecord, LossAction]]:
         """The runs whose node has been gone for the grace period, each once."""
         if not self._nodes.nodes_synced():
             return []
+        removals = self._nodes.node_removals()
+        if (
+            removals == self._removals_seen
+            and not self._missing_since
+            and now - self._scanned_at < FULL_SCAN_S
+        ):
+            return []
+        self._removals_seen, self._scanned_at = removals, now
         due: list[tuple[RunRecord, LossAction]] = []
         present: set[str] = set()
         missing: set[str] = set()

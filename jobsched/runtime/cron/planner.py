@@ -21,7 +21,7 @@ import structlog
 from jobsched.core import cronplan
 from jobsched.core.cronentry import CronEntry
 from jobsched.core.cronruns import RunRecord
-from jobsched.core.cronslots import due_slot, storm_groups
+from jobsched.core.cronslots import ScheduleKey, due_slot, group_instants, schedule_groups
 from jobsched.core.naming import entry_label_value, rfc3339
 from jobsched.kube.events import ObjectRef
 from jobsched.runtime.cron.reporter import Reporter
@@ -59,6 +59,12 @@ class Planner:
         self._by_label: dict[tuple[str, str], CronEntry] = {}  # (namespace, entry label) -> entry
         self._handled: dict[str, datetime] = {}  # entry key -> newest slot staged or decided
         self._staged: dict[datetime, int] = {}  # instant -> objects staged for it
+        # The entry set grouped by schedule, rebuilt only when the set changes (reconcile replaces it),
+        # and the (group, instant) pairs already staged: a plan tick between a storm's staging and its
+        # instant then costs nothing per entry.
+        self._groups_of: dict[str, CronEntry] | None = None
+        self._groups: dict[ScheduleKey, list[CronEntry]] = {}
+        self._done: set[tuple[ScheduleKey, datetime]] = set()
 
     # --- lookups -----------------------------------------------------------------------------------
 
@@ -170,9 +176,18 @@ class Planner:
         rates = {**assumed, **create_rates}
         pod_rate = job_pod_rate or cron.assumed_job_pod_rate
         storms: list[Storm] = []
-        for instant, group in storm_groups(self.entries.values(), start, horizon).items():
-            members = [e for e in group if e.key in self._handled and self._handled[e.key] < instant]
+        if self._groups_of is not self.entries:  # _handled only changes here or with a new entry set
+            self._groups_of, self._groups = self.entries, schedule_groups(self.entries.values())
+            self._done.clear()
+        self._done = {(key, instant) for key, instant in self._done if instant > start}
+        for instant, keys in group_instants(self._groups, start, horizon).items():
+            keys = [key for key in keys if (key, instant) not in self._done]
+            handled = self._handled
+            members = [
+                e for key in keys for e in self._groups[key] if e.key in handled and handled[e.key] < instant
+            ]
             if not members:
+                self._done.update((key, instant) for key in keys)
                 continue
             lead = cronplan.storm_lead(
                 members,
@@ -190,6 +205,7 @@ class Planner:
                 for entry in members:
                     self._handled[entry.key] = instant
                 storms.append((instant, members))
+                self._done.update((key, instant) for key in keys)
             else:
                 delay = min(delay, (stage_at - now).total_seconds())
         for instant in [i for i in self._staged if i < now - STAGED_MEMORY]:

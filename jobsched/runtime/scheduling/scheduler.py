@@ -79,6 +79,7 @@ class Scheduler:
         self._known: set[str] = set()  # uids of pods counted in the cache or tracked by the queue
         self._unsettled: dict[str, float] = {}  # slot pods bound, not yet started: uid -> when bound
         self._nodes_synced = False
+        self._node_removals = 0  # nodes gone so far (the cron engine's node-loss sweep looks when it grows)
         self._pods_synced = False
 
     # --- state -------------------------------------------------------------------------------------
@@ -91,6 +92,9 @@ class Scheduler:
 
     def has_node(self, name: str) -> bool:
         return self.cache.node(name) is not None
+
+    def node_removals(self) -> int:
+        return self._node_removals
 
     def domain_of_node(self, name: str) -> str | None:
         state = self.cache.node(name)
@@ -139,6 +143,7 @@ class Scheduler:
             self.queue.capacity_changed()
 
     def _node_gone(self, name: str) -> None:
+        self._node_removals += 1
         for pod in self.cache.remove_node(name):
             t = self.queue.tracked.get(pod.uid)
             if t is not None and t.state is PodState.GATED:
