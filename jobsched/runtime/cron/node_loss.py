@@ -1,13 +1,13 @@
 """The leader's sweep for cron pods bound to nodes that are gone (decisions in core/nodeloss.py).
 
-Once a second it looks at every active slot pod the engine knows, if a node has gone since its last
-look, or a pod's node is already missing, or FULL_SCAN_S have passed (a pod bound to a node that was
-gone before the pod appeared): a storm of 10,000 pods is not scanned every second for nothing. A pod whose node the scheduler's
-synced node cache has lacked for the grace period (cron.nodeLossGraceSeconds) is dealt with once: never started, it is deleted
-(UID precondition, no grace), its tracking finalizer dropped (there is no outcome to record) and its
-slot handed back to the engine to create again under the same name; started, it is marked Failed with
-reason NodeLost and the usual tracking records that outcome. Each gets a Warning Event on its
-ConfigMap and a log line.
+Once a second it looks at every active slot pod the engine knows, when a node has gone since its last
+look, a pod's node is already missing, or FULL_SCAN_S have passed (for a pod bound to a node that was
+gone before the pod appeared): a storm of 10,000 pods is not walked every second for nothing. A pod
+whose node the scheduler's synced node cache has lacked for the grace period
+(cron.nodeLossGraceSeconds) is dealt with once: never started, it is deleted (UID precondition, no
+grace), its tracking finalizer dropped (there is no outcome to record) and its slot handed back to the
+engine to create again under the same name; started, it is marked Failed with reason NodeLost and the
+usual tracking records that outcome. Each gets a Warning Event on its ConfigMap and a log line.
 """
 
 from __future__ import annotations
