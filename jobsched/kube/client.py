@@ -317,12 +317,13 @@ class KubeClient:
             ) as resp:
                 if resp.status != 200:
                     raise ApiError("GET", path, Response(resp.status, await resp.read()))
-                buffer = b""
+                pending: list[bytes] = []  # a large event arrives in many chunks: joined once, at its end
                 async for chunk in resp.content.iter_any():
-                    if b"\n" not in chunk:  # a large event arrives in many chunks: join them once
-                        buffer += chunk
+                    pending.append(chunk)
+                    if b"\n" not in chunk:
                         continue
-                    *lines, buffer = (buffer + chunk).split(b"\n")
+                    *lines, rest = b"".join(pending).split(b"\n")
+                    pending = [rest] if rest else []
                     for line in lines:
                         if line.strip():
                             yield line
