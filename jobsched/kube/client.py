@@ -317,18 +317,28 @@ class KubeClient:
             ) as resp:
                 if resp.status != 200:
                     raise ApiError("GET", path, Response(resp.status, await resp.read()))
-                pending: list[bytes] = []  # a large event arrives in many chunks: joined once, at its end
+                lines = LineBuffer()
                 async for chunk in resp.content.iter_any():
-                    pending.append(chunk)
-                    if b"\n" not in chunk:
-                        continue
-                    *lines, rest = b"".join(pending).split(b"\n")
-                    pending = [rest] if rest else []
-                    for line in lines:
-                        if line.strip():
-                            yield line
+                    for line in lines.feed(chunk):
+                        yield line
         except (aiohttp.ClientError, TimeoutError) as err:
             raise TransportError(f"watch {path}: {_describe(err)}") from err
+
+
+class LineBuffer:
+    """A watch stream's bytes in, its complete non-blank lines out. A large event arrives in many
+    chunks: they are joined once, when its newline comes, not re-copied on every chunk."""
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        self._pending.append(chunk)
+        if b"\n" not in chunk:
+            return []
+        *lines, rest = b"".join(self._pending).split(b"\n")
+        self._pending = [rest] if rest else []
+        return [line for line in lines if line.strip()]
 
 
 PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 path characters, left as they are

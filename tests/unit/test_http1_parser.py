@@ -1,4 +1,5 @@
-"""The HTTP/1.1 response parser: framing by Content-Length, chunks and EOF, wherever the bytes split."""
+"""The HTTP/1.1 response parser and the watch line buffer: framing by Content-Length, chunks and EOF,
+and lines, wherever the bytes split."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jobsched.kube.client import LineBuffer
 from jobsched.kube.http1 import MAX_HEAD_BYTES, ProtocolError, RawResponse, ResponseParser
 
 BODY = b'{"kind":"Binding","apiVersion":"v1"}'
@@ -131,3 +133,17 @@ def test_a_connection_that_ends_mid_response_is_a_protocol_error(data: bytes, st
     assert parser.feed(data) is None
     with pytest.raises(ProtocolError, match=f"closed in the response's {state}"):
         parser.eof()
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
+def test_a_watch_streams_lines_are_the_same_however_the_bytes_arrive(cuts: list[int]) -> None:
+    stream = b'{"type":"ADDED"}\n\n{"type":"MODIFIED","object":{"big":"' + b"x" * 3000 + b'"}}\n{"type":"DEL'
+    buffer = LineBuffer()
+    lines: list[bytes] = []
+    edges = sorted({0, len(stream), *(c % (len(stream) + 1) for c in cuts)})
+    for start, end in itertools.pairwise(edges):
+        lines += buffer.feed(stream[start:end])
+    assert (
+        lines == stream.split(b"\n")[:1] + stream.split(b"\n")[2:3]
+    )  # the blank line and the partial one held
+    assert buffer.feed(b'ETED"}\n') == [b'{"type":"DELETED"}']
