@@ -295,8 +295,11 @@ class Http1Pool:
                     ssl=self._ssl,
                     server_hostname=self._server_hostname,
                 )
-        finally:
+        except BaseException:
             self._connecting -= 1
+            self._free_slot()  # a waiter may try in its place (the server may be back by then)
+            raise
+        self._connecting -= 1
         self._all.add(conn)
         return conn
 
@@ -313,6 +316,10 @@ class Http1Pool:
         self._all.discard(conn)
         if conn in self._idle:
             self._idle.remove(conn)
+        self._free_slot()
+
+    def _free_slot(self) -> None:
+        """A place under the limit came free: the longest-waiting request may open a connection."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

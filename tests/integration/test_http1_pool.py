@@ -174,3 +174,19 @@ async def test_a_refused_connection_is_an_os_error() -> None:
     with pytest.raises(ConnectionRefusedError):
         await pool.request(HEAD, None, timeout=2)
     assert pool.connections == 0
+
+
+@on_both_loops
+async def test_a_failed_connect_lets_a_waiting_request_try_in_its_place() -> None:
+    """limit 1: the first request's connect is refused while a second waits for the slot; the second
+    then connects itself (the server is back) instead of waiting out its timeout."""
+    async with loopback() as server:
+        port = server.port
+    pool = Http1Pool("127.0.0.1", port, None, 1, server_hostname="127.0.0.1")
+    first = asyncio.ensure_future(pool.request(HEAD, None, timeout=5))
+    second = asyncio.ensure_future(pool.request(HEAD, None, timeout=5))
+    with pytest.raises(ConnectionRefusedError):
+        await first
+    with pytest.raises(ConnectionRefusedError):  # it tried (and the port is still closed) at once
+        await asyncio.wait_for(second, timeout=2)
+    pool.close()
