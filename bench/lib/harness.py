@@ -37,7 +37,6 @@ from bench.lib.measure import aggregate, cpu_figures, node_domain, summarise
 from bench.lib.scenario import Scenario, fire_time, rfc3339
 from bench.lib.systems import (
     DEFAULT_JOBSCHED_CONFIG,
-    REANCHOR_BEFORE_S,
     RunContext,
     System,
     SystemFailed,
@@ -235,13 +234,11 @@ class Harness:
     async def _sample_burst(self, ctx: RunContext, watcher: PodWatcher) -> None:
         """Samples the scheduler's CPU every BURST_SAMPLE_S from just before the fire instant until every
         slot is bound, so the burst's CPU window is exact to within 0.1 s."""
-        await anyio.sleep(max(0.0, ctx.fire_mono - REANCHOR_BEFORE_S - time.monotonic()))
-        ctx.reanchor()
+        await ctx.wait_for_fire(before_s=BURST_SAMPLE_S)
         if abs(ctx.clock_step_s) > CLOCK_STEP_NOTICE_S:
             self.options.say(
                 f"[bench] the wall clock moved {ctx.clock_step_s:+.3f}s during set-up; re-anchored"
             )
-        await anyio.sleep(max(0.0, ctx.fire_mono - BURST_SAMPLE_S - time.monotonic()))
         while watcher.bound_entries() < ctx.scenario.crons or time.monotonic() < ctx.fire_mono:
             ctx.sampler.sample()
             await anyio.sleep(BURST_SAMPLE_S)

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,11 +79,19 @@ class RunContext:
         self.clock_step_s += self.fire_mono - anchored
         self.fire_mono = anchored
 
-    async def wait_for_fire(self) -> None:
-        """Sleeps until the fire instant, re-anchored on the wall clock a second before it."""
+    async def wait_for_fire(self, before_s: float = 0.0) -> None:
+        """Sleeps until `before_s` ahead of the fire instant, re-anchored on the wall clock a second
+        before it."""
         await anyio.sleep(max(0.0, self.fire_mono - REANCHOR_BEFORE_S - time.monotonic()))
         self.reanchor()
-        await anyio.sleep(max(0.0, self.fire_mono - time.monotonic()))
+        await anyio.sleep(max(0.0, self.fire_mono - before_s - time.monotonic()))
+
+
+async def create_cronjobs(ctx: RunContext, build: Callable[[str, str, float], dict[str, Any]]) -> None:
+    """One CronJob per entry, all firing at the run's instant (the native systems' and the adopted)."""
+    schedule = cron_schedule(ctx.fire_at)
+    bodies = [build(name, schedule, ctx.scenario.run_seconds) for name in ctx.entries]
+    await create_all(ctx.client, f"/apis/batch/v1/namespaces/{ctx.namespace}/cronjobs", bodies)
 
 
 def log_tail(path: Path) -> str:
@@ -152,9 +160,7 @@ class Native(System):
                 f"{self.name} needs the harness's local control plane (it starts kube-controller-manager "
                 "and kube-scheduler itself); run without --kubeconfig, or on a devcluster kubeconfig"
             )
-        schedule = cron_schedule(ctx.fire_at)
-        bodies = [manifests.cronjob(n, schedule, ctx.scenario.run_seconds) for n in ctx.entries]
-        await create_all(ctx.client, f"/apis/batch/v1/namespaces/{ctx.namespace}/cronjobs", bodies)
+        await create_cronjobs(ctx, manifests.cronjob)
 
     async def start(self, ctx: RunContext) -> None:
         assert ctx.cluster is not None
@@ -377,9 +383,7 @@ class JobschedCronJob(Jobsched):
                 f"{self.name} needs the harness's local control plane (it starts kube-controller-manager "
                 "itself); run without --kubeconfig, or on a devcluster kubeconfig"
             )
-        schedule = cron_schedule(ctx.fire_at)
-        bodies = [manifests.adopted_cronjob(n, schedule, ctx.scenario.run_seconds) for n in ctx.entries]
-        await create_all(ctx.client, f"/apis/batch/v1/namespaces/{ctx.namespace}/cronjobs", bodies)
+        await create_cronjobs(ctx, manifests.adopted_cronjob)
 
     async def start(self, ctx: RunContext) -> None:
         cluster = ctx.cluster
