@@ -215,10 +215,10 @@ class KubeClient:
             raise RuntimeError("KubeClient is closed")
         return self._session
 
-    async def _headers_now(self) -> dict[str, str]:
+    async def _fresh_auth(self) -> None:
+        """Re-reads the credentials (a rotated token, an exec plugin's) at most every AUTH_REFRESH_S."""
         if time.monotonic() - self._auth_at > AUTH_REFRESH_S:
             await self._refresh_auth()
-        return self._headers
 
     async def request(
         self,
@@ -232,8 +232,7 @@ class KubeClient:
         """One request; raises TransportError when there is no HTTP answer."""
         if self._pool is None:
             raise RuntimeError("KubeClient is closed")
-        if time.monotonic() - self._auth_at > AUTH_REFRESH_S:
-            await self._refresh_auth()
+        await self._fresh_auth()
         target = urllib.parse.quote(self._prefix + path, safe=PATH_SAFE)
         if params:
             target += "?" + urllib.parse.urlencode(params)
@@ -309,7 +308,8 @@ class KubeClient:
         """Yields the lines of a streaming (watch) response; ends when the server closes it.
 
         Raises ApiError for a non-200 answer and TransportError when the stream breaks."""
-        headers = await self._headers_now()
+        await self._fresh_auth()
+        headers = self._headers
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout)
         try:
             async with self.session.get(
