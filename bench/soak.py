@@ -273,22 +273,14 @@ class SoakOptions:
     jobsched_config: Path
 
 
-def jobsched_config(base: Path, port: int, directory: Path) -> Path:
-    """The given jobsched config with its own metrics port (10259 may be taken by another jobsched)."""
-    settings = yaml.safe_load(base.read_text()) or {}
-    settings.setdefault("server", {})["port"] = port
-    path = directory / "jobsched-soak.yaml"
-    path.write_text(yaml.safe_dump(settings))
-    return path
-
-
 class Soak:
     def __init__(self, options: SoakOptions, state: devcluster.ClusterState, workdir: Path) -> None:
         self.options = options
         self.state = state
         self.workdir = workdir
         self.port = devstate.free_port()  # loopback, picked the way the cluster picks its own
-        self.jobsched = Jobsched(jobsched_config(options.jobsched_config, self.port, workdir))
+        # Its own port, passed on the command line (which wins over the config file's server.port).
+        self.jobsched = Jobsched(options.jobsched_config, port=self.port)
         self.namespace = f"soak-{uuid.uuid4().hex[:6]}"
         self.watcher = LiveWatcher()
         self.samples: list[dict[str, Any]] = []

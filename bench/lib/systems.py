@@ -194,10 +194,11 @@ class Jobsched(System):
     name = "jobsched"
 
     def __init__(
-        self, config: Path = DEFAULT_JOBSCHED_CONFIG, provider: ProviderLimits | None = None
+        self, config: Path = DEFAULT_JOBSCHED_CONFIG, provider: ProviderLimits | None = None, *, port: int = 0
     ) -> None:
         self.config = config
         self.provider = provider
+        self.port = port  # metrics/health port; 0 lets it pick a free one (10259 may be another jobsched's)
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: Path | None = None
 
@@ -239,8 +240,8 @@ class Jobsched(System):
             ctx.kubeconfig,
             "--config",
             str(self._config_for(ctx)),
-            "--port",  # a free one: 10259 may be another jobsched's on a shared machine
-            "0",
+            "--port",
+            str(self.port),
         ]
         profile_dir = os.environ.get(PROFILE_ENV)
         if profile_dir:  # a flame graph of the whole run (py-spy samples from outside the process)

@@ -3,12 +3,14 @@ was read from, and the Problem that says what was wrong with one that was not.
 
 `template` is deep-frozen (read-only mappings, tuples); `spec_hash` covers every field, template
 included, so equality notices an edited entry; an entry pickles cheaply (the ConfigMap parse worker
-sends entries back to the scheduler's process) and unpickles without hashing again.
+sends entries back to the scheduler's process) and unpickles without hashing again. Entries parsed
+together share one frozen template per distinct template (`TemplateInterner`): a storm of 10,000
+entries written from a handful of templates holds a handful, and pickle sends each once.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import copyreg
 import hashlib
 import json
 from collections.abc import Mapping
@@ -79,14 +81,6 @@ class CronEntry:
         object.__setattr__(self, "template", freeze(self.template))
         object.__setattr__(self, "spec_hash", _hash_entry(self))
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # A MappingProxyType does not pickle: the template travels as plain data and is frozen again,
-        # so that entries parsed in a worker process can come back to the engine. Every field goes,
-        # the hash included, so that the receiving side (the event loop) does not compute it again.
-        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        state["template"] = thaw(self.template)
-        return (_unpickle_entry, (state,))
-
     @property
     def key(self) -> str:
         """Stable identity across updates: "namespace/configmap/name", or "namespace/CronJob/name" for an
@@ -98,14 +92,6 @@ class CronEntry:
     @property
     def zone(self) -> ZoneInfo:
         return load_zone(self.time_zone)
-
-
-def _unpickle_entry(state: dict[str, Any]) -> CronEntry:
-    """A pickled CronEntry as it was: its template frozen again, its hash as computed when it was made."""
-    entry = object.__new__(CronEntry)
-    for name, value in state.items():
-        object.__setattr__(entry, name, freeze(value) if name == "template" else value)
-    return entry
 
 
 def _hash_entry(entry: CronEntry) -> str:
@@ -134,7 +120,13 @@ def _hash_entry(entry: CronEntry) -> str:
 
 
 def freeze(value: Any) -> Any:
-    """A read-only deep copy of JSON-like data (mappings → MappingProxyType, lists → tuples)."""
+    """A read-only deep copy of JSON-like data (mappings → MappingProxyType, lists → tuples).
+
+    A MappingProxyType is taken as frozen already (this function's own output, e.g. an entry's template
+    passed on by dataclasses.replace) and returned as it is, so shared templates stay shared.
+    """
+    if isinstance(value, MappingProxyType):
+        return value
     if isinstance(value, Mapping):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
@@ -149,3 +141,34 @@ def thaw(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [thaw(v) for v in value]
     return value
+
+
+class TemplateInterner:
+    """Freezes templates, one frozen object per distinct template: equal templates come back identical.
+
+    Scoped to one parse (a ConfigMap key's entries), so it never outlives the text it was fed.
+    """
+
+    def __init__(self) -> None:
+        self._frozen: dict[str, Mapping[str, Any]] = {}
+
+    def __call__(self, template: Mapping[str, Any]) -> Mapping[str, Any]:
+        key = json.dumps(thaw(template), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        frozen = self._frozen.get(key)
+        if frozen is None:
+            frozen = self._frozen[key] = freeze(template)
+        return frozen
+
+
+def _rebuild_proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    # pickle cannot name the class (builtins has no `mappingproxy`); this reducer sends the mapping and a
+    # function that wraps it again. pickle's memo keeps a shared template shared across entries.
+    return _rebuild_proxy, (dict(proxy),)
+
+
+# Registered where frozen templates are made, so an entry pickles in any process that can hold one.
+copyreg.pickle(MappingProxyType, _reduce_proxy)

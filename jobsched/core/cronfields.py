@@ -5,7 +5,7 @@ server rejecting an invalid object) rather than run half-understood."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from jobsched.core.cronentry import (
@@ -13,6 +13,7 @@ from jobsched.core.cronentry import (
     KINDS,
     CronEntry,
     Problem,
+    TemplateInterner,
 )
 from jobsched.core.cronlimits import (
     DNS_LABEL,
@@ -64,6 +65,8 @@ class EntryContext:
     scheduler_name: str
     path: str  # e.g. "data[crons.yaml].entries[3]"
     label: str  # the entry's name, or "#3" until the name is known good
+    # Shared by the entries of one parse, so that equal templates are held (and pickled) once.
+    templates: TemplateInterner = field(default_factory=TemplateInterner)
     failed: bool = False
 
     def problem(self, sub: str, message: str) -> None:
@@ -156,7 +159,7 @@ def parse_entry(raw: Any, ctx: EntryContext) -> CronEntry | None:
         domains=domains,
         priority=priority,
         kind=kind or "Pod",
-        template=template or {},
+        template=ctx.templates(template or {}),
     )
 
 

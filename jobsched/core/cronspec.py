@@ -14,7 +14,7 @@ from typing import Any, Final
 from jobsched import SCHEDULER_NAME
 from jobsched.core import boundedyaml
 from jobsched.core.boundedyaml import YAML_LOADER as YAML_LOADER
-from jobsched.core.cronentry import CronEntry, Problem
+from jobsched.core.cronentry import CronEntry, Problem, TemplateInterner
 from jobsched.core.cronfields import EntryContext, ProblemReport, parse_entry
 from jobsched.core.cronlimits import (
     DNS_LABEL,
@@ -200,11 +200,14 @@ def _parse_text(
         report.add(None, field_path(key_path, list_path) or where, "must be a list of entries")
         return
     base = field_path(key_path, list_path)
+    templates = TemplateInterner()
     for index, raw in enumerate(doc):
         if isinstance(raw, boundedyaml.Refused) and report.full:
             report.omitted += len(raw.flaws)  # only counted: no need to write them out
             continue
-        ctx = EntryContext(report, namespace, configmap, scheduler_name, f"{base}[{index}]", f"#{index}")
+        ctx = EntryContext(
+            report, namespace, configmap, scheduler_name, f"{base}[{index}]", f"#{index}", templates
+        )
         if isinstance(raw, boundedyaml.Refused):
             _report_refused(ctx, raw, key_path, (*list_path, index, "name"))
             continue

@@ -42,3 +42,24 @@ def test_entries_and_problems_pickle_and_stay_frozen() -> None:
     assert isinstance(container, MappingProxyType)
     assert isinstance(container["env"][0], MappingProxyType)
     assert [p.entry for p in back_problems] == ["bad"]
+
+
+def test_equal_templates_are_held_once_and_travel_once() -> None:
+    other = {**TEMPLATE, "metadata": {"labels": {"team": "b"}}}
+    raw = configmap(
+        [
+            {"name": "a1", "schedule": "@hourly", "template": TEMPLATE},
+            {"name": "b1", "schedule": "@hourly", "template": other},
+            {"name": "a2", "schedule": "@daily", "template": TEMPLATE},
+        ]
+    )
+    entries, _ = parse_raw(raw, "jobsched")
+    a1, b1, a2 = entries
+    assert a1.template is a2.template
+    assert b1.template is not a1.template
+    assert b1.template["metadata"]["labels"]["team"] == "b"
+    back = pickle.loads(pickle.dumps(entries))
+    assert back == entries
+    assert back[0].template is back[2].template
+    assert back[0].template == a1.template
+    assert [e.spec_hash for e in back] == [e.spec_hash for e in entries]

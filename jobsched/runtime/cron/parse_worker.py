@@ -6,17 +6,13 @@ deadline, and the worker caps its own address space. A parse that runs out of ti
 worker; one that runs out of memory fails in the worker. Either way only that ConfigMap is affected:
 it gets a Problem (an Event), and every other entry keeps firing.
 
-Entries travel back pickled. Their templates are deep-frozen MappingProxyType objects, which pickle does
-not know; the reducer registered here (in the worker, where pickling happens) sends them as dicts and
-rebuilds them as proxies.
+Entries travel back pickled (jobsched.core.cronentry registers how their frozen templates pickle).
 """
 
 from __future__ import annotations
 
-import copyreg
 import resource
-from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
@@ -27,17 +23,6 @@ from jobsched.core.cronspec import configmap_ref, parse_configmap
 # below what would hurt the node; the worker imports ~60 MB of libraries before parsing anything.
 WORKER_ADDRESS_SPACE: Final = 2 << 30
 
-
-def rebuild_proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
-    return MappingProxyType(mapping)
-
-
-def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
-    # The class itself cannot be pickled by name (builtins has no `mappingproxy`); this function can.
-    return rebuild_proxy, (dict(proxy),)
-
-
-copyreg.pickle(MappingProxyType, _reduce_proxy)
 
 _limited = False
 
