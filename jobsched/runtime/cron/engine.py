@@ -72,6 +72,7 @@ class CronEngine:
         self._settings = settings
         self._burst = burst  # the scheduler's: binding, or a burst's pods not yet running
         self._metrics = metrics
+        self._metrics_generation: int | None = None  # the planner generation the entry metrics show
         self._clock = clock
         self._wake = anyio.Event()
         self._dirty = True
@@ -248,18 +249,31 @@ class CronEngine:
 
     def publish_entry_metrics(self) -> None:
         """Every entry's per-entry series, from the status the housekeeper last merged (or recorded); an
-        adopted CronJob's from its own status, which the hand-over and the native controller keep."""
+        adopted CronJob's from its own status, which the hand-over and the native controller keep.
+
+        Skipped while the planner's generation is the one last published: an entry's values then depend
+        on nothing that changed (on the clock only for an entry without a status, which forces the next
+        pass), so a 10,000-entry set is not walked every housekeeping period for nothing.
+        """
         planner = self.planner
+        if planner.generation == self._metrics_generation:
+            return
+        timeless = True
 
         def status(key: str, entry: CronEntry) -> EntryStatus | None:
+            nonlocal timeless
             if entry.origin is not None:
-                return planner.recorded(entry)
-            return planner.status.get(key) or planner.recorded(entry)
+                found = planner.recorded(entry)
+            else:
+                found = planner.status.get(key) or planner.recorded(entry)
+            timeless = timeless and found is not None
+            return found
 
         self._metrics.entries.publish(
             ((planner.ref(entry), entry, status(key, entry)) for key, entry in planner.entries.items()),
             self._clock(),
         )
+        self._metrics_generation = planner.generation if timeless else None
 
     async def _publish_entry_metrics(self) -> None:
         if not self._metrics.entries.enabled:

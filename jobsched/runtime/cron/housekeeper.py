@@ -136,7 +136,7 @@ class Housekeeper:
         documents: dict[ObjectRef, SourceDocument] = {}
         for entry in entries:
             status = self._planner.status.get(entry.key)
-            self._planner.status[entry.key] = cronplan.merge_status(status, self._runs(entry).values())
+            self._planner.set_status(entry.key, cronplan.merge_status(status, self._runs(entry).values()))
             document = self._planner.document_of(entry)
             if document is not None:
                 documents[document.ref] = document

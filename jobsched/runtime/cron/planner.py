@@ -53,7 +53,10 @@ class Planner:
         self._reporter = reporter
         self._metrics = metrics
         self.entries: dict[str, CronEntry] = {}  # key -> entry, opted-in namespaces only
-        self.status: dict[str, cronplan.EntryStatus] = {}
+        self.status: dict[str, cronplan.EntryStatus] = {}  # written through set_status
+        # Bumped whenever the entry set, a source document or a status changes: whatever is derived from
+        # them alone (the per-entry metrics) is up to date while it stays the same.
+        self.generation = 0
         self._document: dict[str, SourceDocument] = {}  # entry key -> its source document
         self._source: dict[str, EntrySource] = {}  # entry key -> the source it came from
         self._by_label: dict[tuple[str, str], CronEntry] = {}  # (namespace, entry label) -> entry
@@ -93,6 +96,11 @@ class Planner:
         source = self._source.get(entry.key)
         return source.recorded(entry) if source is not None else None
 
+    def set_status(self, key: str, status: cronplan.EntryStatus) -> None:
+        if self.status.get(key) != status:
+            self.status[key] = status
+            self.generation += 1
+
     # --- the entry set -----------------------------------------------------------------------------
 
     def reconcile(self, now: datetime) -> list[tuple[CronEntry, datetime]]:
@@ -119,6 +127,7 @@ class Planner:
             del self._handled[gone]
             self.status.pop(gone, None)
         self.entries, self._document, self._source = entries, document_of, source_of
+        self.generation += 1
         self._by_label = {(e.namespace, entry_label_value(e)): e for e in entries.values()}
         self._metrics.cron_entries.set(len(entries))
         fire_now: list[tuple[CronEntry, datetime]] = []
@@ -134,7 +143,7 @@ class Planner:
         runs = self._runs(entry).values()
         recorded = self.recorded(entry)
         status = cronplan.first_sight(recorded, runs, now)
-        self.status[entry.key] = status
+        self.set_status(entry.key, status)
         last = status.last_schedule_time
         if entry.origin is not None:
             self._handled[entry.key] = max(last, now) if last else now
