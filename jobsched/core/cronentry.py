@@ -109,14 +109,21 @@ def _hash_entry(entry: CronEntry) -> str:
         list(entry.domains) if entry.domains is not None else None,
         entry.priority,
         entry.kind,
-        thaw(entry.template),
+        entry.template,
     ]
     if entry.dialect != JOBSCHED_DIALECT:
         body.append(entry.dialect)  # appended only here, so ConfigMap entries keep their hashes
     if entry.origin is not None:
         body.append([entry.origin.uid, entry.origin.time_zone])
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    """For json.dumps: a frozen mapping as the dict it wraps (tuples are written as lists already)."""
+    if isinstance(value, MappingProxyType):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
 def freeze(value: Any) -> Any:
@@ -153,7 +160,7 @@ class TemplateInterner:
         self._frozen: dict[str, Mapping[str, Any]] = {}
 
     def __call__(self, template: Mapping[str, Any]) -> Mapping[str, Any]:
-        key = json.dumps(thaw(template), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        key = json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
         frozen = self._frozen.get(key)
         if frozen is None:
             frozen = self._frozen[key] = freeze(template)

@@ -58,8 +58,23 @@ def initial_pods(entry: CronEntry) -> int:
     return max(pods, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class StormShape:
+    """What staging a storm costs: its objects per class (object_class), and the pods the Job controller
+    creates for its Jobs at once."""
+
+    counts: Mapping[str, int]
+    pods: int
+
+
+def storm_shape(members: Sequence[CronEntry]) -> StormShape:
+    return StormShape(
+        Counter(object_class(entry) for entry in members), sum(initial_pods(entry) for entry in members)
+    )
+
+
 def storm_lead(
-    members: Sequence[CronEntry],
+    shape: StormShape,
     create_rates: Mapping[str, float],
     job_pod_rate: float,
     *,
@@ -71,11 +86,11 @@ def storm_lead(
     measured rate (one after another: they share the stager's workers), or, for Jobs, waiting for the
     Job controller to create their pods at the rate they were seen to appear, whichever is longer; plus
     a margin, clamped to [min_lead, max_lead]."""
-    counts = Counter(object_class(entry) for entry in members)
+    counts = shape.counts
     if any(create_rates.get(kind, 0.0) <= 0 for kind in counts):
         return max_lead
     create_s = sum(count / create_rates[kind] for kind, count in counts.items())
-    pods = sum(initial_pods(entry) for entry in members)
+    pods = shape.pods
     if pods and job_pod_rate <= 0:
         return max_lead
     pods_s = pods / job_pod_rate if pods else 0.0

@@ -333,11 +333,12 @@ def test_object_classes() -> None:
 
 def test_a_job_storm_waits_for_its_pods_not_for_its_creates() -> None:
     rates = {"Pod": 300.0, "Job": 300.0, "CronJob": 100.0}
-    storm = [_adopted(f"a{i}") for i in range(1000)]
+    storm = cronplan.storm_shape([_adopted(f"a{i}") for i in range(1000)])
     # Creating and claiming: 1000 / 100 = 10 s; the Job controller's pods at 8 pods/s: 125 s.
     assert cronplan.storm_lead(storm, rates, 8.0, min_lead=5, max_lead=300, margin=3) == pytest.approx(128)
     # With a tuned controller the creates dominate.
     assert cronplan.storm_lead(storm, rates, 500.0, min_lead=5, max_lead=300, margin=3) == pytest.approx(13)
-    mixed = [CronEntry("ns", "cm", f"p{i}", "* * * * *") for i in range(3000)] + storm
+    pods = [CronEntry("ns", "cm", f"p{i}", "* * * * *") for i in range(3000)]
+    mixed = cronplan.storm_shape(pods + [_adopted(f"a{i}") for i in range(1000)])
     assert cronplan.storm_lead(mixed, rates, 500.0, min_lead=5, max_lead=300, margin=3) == pytest.approx(23)
     assert cronplan.storm_lead(storm, {}, 500.0, min_lead=5, max_lead=300, margin=3) == 300  # no rate known

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from jobsched.core.cronentry import CronEntry
+from jobsched.core.cronentry import CronEntry, freeze, thaw
 from jobsched.core.naming import slot_object_name
-from jobsched.core.podbuild import build_slot_object, service_account_refs
+from jobsched.core.podbuild import build_slot_object, service_account_refs, template_copy
 from jobsched.core.vocabulary import TRACKING_FINALIZER
 
 SLOT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -125,3 +125,16 @@ def test_service_account_refs_name_the_field_to_fix() -> None:
         template={"spec": {"template": {"spec": {**spec, "serviceAccount": "old"}}}},
     )
     assert service_account_refs(job) == [("template.spec.template.spec.serviceAccount", "old")]
+
+
+def test_a_template_copy_is_a_fresh_mutable_copy_of_that_template() -> None:
+    one = freeze({"spec": {"containers": [{"name": "a", "args": ["x", 1, 2.5, True, None]}]}})
+    other = freeze({"spec": {"containers": [{"name": "b"}]}})
+    first = template_copy(one)
+    assert first == thaw(one)
+    first["spec"]["containers"][0]["name"] = "changed"
+    first["spec"]["containers"].append({"name": "more"})
+    assert template_copy(one) == thaw(one)  # the kept JSON is not the copy handed out
+    assert template_copy(other) == thaw(other)
+    huge = freeze({"spec": {"n": 2**70}})  # beyond what orjson writes: copied the slow way
+    assert template_copy(huge) == {"spec": {"n": 2**70}}

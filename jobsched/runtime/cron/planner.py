@@ -68,6 +68,11 @@ class Planner:
         self._groups_of: dict[str, CronEntry] | None = None
         self._groups: dict[ScheduleKey, list[CronEntry]] = {}
         self._done: set[tuple[ScheduleKey, datetime]] = set()
+        # A coming storm's members and shape, kept while its lead is waited out (a tick recomputed
+        # them for every entry); valid until the entry set changes or the storm is staged.
+        self._coming: dict[
+            tuple[datetime, tuple[ScheduleKey, ...]], tuple[list[CronEntry], cronplan.StormShape]
+        ] = {}
 
     # --- lookups -----------------------------------------------------------------------------------
 
@@ -188,18 +193,28 @@ class Planner:
         if self._groups_of is not self.entries:  # _handled only changes here or with a new entry set
             self._groups_of, self._groups = self.entries, schedule_groups(self.entries.values())
             self._done.clear()
+            self._coming.clear()
         self._done = {(key, instant) for key, instant in self._done if instant > start}
+        self._coming = {coming: value for coming, value in self._coming.items() if coming[0] > start}
         for instant, keys in group_instants(self._groups, start, horizon).items():
             keys = [key for key in keys if (key, instant) not in self._done]
-            handled = self._handled
-            members = [
-                e for key in keys for e in self._groups[key] if e.key in handled and handled[e.key] < instant
-            ]
+            coming = (instant, tuple(keys))
+            if coming not in self._coming:
+                handled = self._handled
+                members = [
+                    e
+                    for key in keys
+                    for e in self._groups[key]
+                    if e.key in handled and handled[e.key] < instant
+                ]
+                self._coming[coming] = (members, cronplan.storm_shape(members))
+            members, shape = self._coming[coming]
             if not members:
                 self._done.update((key, instant) for key in keys)
+                del self._coming[coming]
                 continue
             lead = cronplan.storm_lead(
-                members,
+                shape,
                 rates,
                 pod_rate,
                 min_lead=cron.min_lead_s,
@@ -215,6 +230,7 @@ class Planner:
                     self._handled[entry.key] = instant
                 storms.append((instant, members))
                 self._done.update((key, instant) for key in keys)
+                del self._coming[coming]
             else:
                 delay = min(delay, (stage_at - now).total_seconds())
         for instant in [i for i in self._staged if i < now - STAGED_MEMORY]:
