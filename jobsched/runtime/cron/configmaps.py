@@ -23,7 +23,7 @@ import structlog
 from anyio import BrokenWorkerProcess
 
 from jobsched.core.cronentry import CronEntry, Problem
-from jobsched.core.cronplan import STATUS_KEY, EntryStatus, parse_status_document, status_document
+from jobsched.core.cronplan import STATUS_KEY, EntryStatus, parse_status_document
 from jobsched.core.vocabulary import STATUS_FOR_LABEL
 from jobsched.kube import statusmaps
 from jobsched.kube.client import KubeClient
@@ -78,11 +78,10 @@ class ConfigMapSource:
     def recorded(self, entry: CronEntry) -> EntryStatus | None:
         return self._recorded.get((entry.namespace, entry.configmap), {}).get(entry.name)
 
-    async def write_status(self, document: SourceDocument, statuses: Mapping[str, EntryStatus]) -> bool:
+    async def write_status(self, document: SourceDocument, rendered: dict[str, Any]) -> bool:
         ref = document.ref
-        body = status_document(statuses)
         return await statusmaps.write_status(
-            self._client, ref.namespace, ref.name, ref.uid, body, self._label_key
+            self._client, ref.namespace, ref.name, ref.uid, rendered, self._label_key
         )
 
     # --- the watch's handler -----------------------------------------------------------------------

@@ -72,7 +72,7 @@ class CronJobSource:
         state = self._states.get((entry.namespace, entry.name))
         return state.entry_status() if state is not None else None
 
-    async def write_status(self, document: SourceDocument, statuses: Mapping[str, EntryStatus]) -> bool:
+    async def write_status(self, document: SourceDocument, rendered: dict[str, Any]) -> bool:
         """Nothing to write: a CronJob's status is written by the claims (and the native controller)."""
         return True
 

@@ -153,23 +153,26 @@ class Housekeeper:
         (their entries are looked at again on the next pass)."""
         failed: set[ObjectRef] = set()
 
-        async def write(document: SourceDocument, statuses: dict[str, cronplan.EntryStatus]) -> None:
+        async def write(document: SourceDocument, rendered: dict[str, Any]) -> None:
             async with self._limiter:
-                if not await self._write(document, statuses):
+                if not await self._write(document, rendered):
                     failed.add(document.ref)
                     self._again.update(e.key for e in document.entries)
 
         async with anyio.create_task_group() as tg:
             for document, statuses in self._statuses(entries).values():
-                if self._written.get(document.ref) != cronplan.status_document(statuses):
-                    tg.start_soon(write, document, statuses)
+                rendered = cronplan.status_document(statuses)
+                if self._written.get(document.ref) != rendered:
+                    tg.start_soon(write, document, rendered)
         return failed
 
-    async def _write(self, document: SourceDocument, statuses: dict[str, cronplan.EntryStatus]) -> bool:
+    async def _write(self, document: SourceDocument, rendered: dict[str, Any]) -> bool:
+        """Writes a source's status document (rendered once by the caller: it is compared, sent and
+        kept); False if it could not be written."""
         source = self._planner.source_of(document.entries[0]) if document.entries else None
-        if source is None or not await source.write_status(document, statuses):
+        if source is None or not await source.write_status(document, rendered):
             return False
-        self._written[document.ref] = cronplan.status_document(statuses)
+        self._written[document.ref] = rendered
         return True
 
     def _tracking_recorded(self, entry: CronEntry) -> bool:
@@ -198,7 +201,7 @@ class Housekeeper:
                         for e in document.entries
                         if e.key in self._planner.status
                     }
-                    tg.start_soon(self._write, document, statuses)
+                    tg.start_soon(self._write, document, cronplan.status_document(statuses))
         unwritten = [f"{ref.namespace}/{ref.name}" for ref in pending if ref not in self._written]
         if unwritten:
             log.warning("staging before trackedSince was recorded", sources=unwritten)

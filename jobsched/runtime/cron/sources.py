@@ -9,9 +9,9 @@ because each kind keeps it in its own place (a status ConfigMap; a CronJob's sta
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 
@@ -44,8 +44,9 @@ class EntrySource(Protocol):
     def recorded(self, entry: CronEntry) -> EntryStatus | None:
         """The entry's status as last written (by this or an earlier leader), if any."""
 
-    async def write_status(self, document: SourceDocument, statuses: Mapping[str, EntryStatus]) -> bool:
-        """Writes the status of a document's entries (by entry name); False if it could not be written."""
+    async def write_status(self, document: SourceDocument, rendered: dict[str, Any]) -> bool:
+        """Writes the status of a document's entries (`cronplan.status_document` of them, by entry
+        name); False if it could not be written."""
 
     async def run(self) -> None:
         """Runs until cancelled: keeps the documents current (parsing happens here, off the watches)."""
