@@ -24,7 +24,7 @@ from jobsched.kube.binder import BindRequest
 from jobsched.kube.client import KubeClient
 from jobsched.kube.events import EventRecord, EventWriter, ObjectRef
 from jobsched.runtime.metrics import Metrics, attempts_label
-from jobsched.runtime.scheduling.queue import PodState, SchedulingQueue, Tracked
+from jobsched.runtime.scheduling.queue import SchedulingQueue, Tracked
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +60,7 @@ class BindCycle:
         self._send, self._receive = anyio.create_memory_object_stream[Tracked](max_buffer_size=math.inf)
 
     def submit(self, t: Tracked) -> None:
-        t.state = PodState.BINDING
+        self._queue.binding(t)
         self._send.send_nowait(t)
 
     def busy(self) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import anyio
@@ -62,12 +61,29 @@ class SchedulingQueue:
         self._tuning = tuning
         self._inboxes = {name: _Inbox() for name in domains}
         self._capacity_changed = False
+        # Kept as pods move, so that the gauges and the retry pass never walk 10,000 gated pods.
+        self._counts = dict.fromkeys(PodState, 0)
+        self._unschedulable: dict[str, Tracked] = {}
+
+    def _move(self, t: Tracked, state: PodState) -> None:
+        """Sets a pod's state; the counts and the unschedulable index follow (for tracked pods only)."""
+        uid = t.pod.uid
+        if self.tracked.get(uid) is t:
+            self._counts[t.state] -= 1
+            self._counts[state] += 1
+            if state is PodState.UNSCHEDULABLE:
+                self._unschedulable[uid] = t
+            elif t.state is PodState.UNSCHEDULABLE:
+                del self._unschedulable[uid]
+        t.state = state
 
     # --- entering and leaving ----------------------------------------------------------------------
 
     def add(self, pod: Pod, chain: tuple[str, ...], fire_at: float | None, seen_at: float = 0.0) -> Tracked:
+        self.drop(pod.uid)  # a pod is tracked once
         t = Tracked(pod, chain, fire_at, seen_at, backoff_s=self._tuning.initial_backoff_s)
         self.tracked[pod.uid] = t
+        self._counts[t.state] += 1
         return t
 
     def owns(self, uid: str) -> bool:
@@ -80,7 +96,11 @@ class SchedulingQueue:
     def drop(self, uid: str) -> Tracked | None:
         """Stops tracking a pod (deleted, bound, or bound by someone else); returns what was tracked."""
         t = self.tracked.pop(uid, None)
-        if t is not None and t.state is PodState.QUEUED and t.step < len(t.chain):
+        if t is None:
+            return None
+        self._counts[t.state] -= 1
+        self._unschedulable.pop(uid, None)
+        if t.state is PodState.QUEUED and t.step < len(t.chain):
             self._inboxes[t.chain[t.step]].pods.pop(uid, None)
         return t
 
@@ -92,7 +112,7 @@ class SchedulingQueue:
         t.step = route(t.chain, step, self._inboxes)
         if t.step >= len(t.chain):
             return False
-        t.state = PodState.QUEUED
+        self._move(t, PodState.QUEUED)
         inbox = self._inboxes[t.chain[t.step]]
         inbox.pods[t.pod.uid] = t
         inbox.wake.set()
@@ -115,13 +135,17 @@ class SchedulingQueue:
 
     def placed(self, t: Tracked, node: str, gated: bool) -> None:
         t.node = node
-        t.state = PodState.GATED if gated else PodState.BINDING
+        self._move(t, PodState.GATED if gated else PodState.BINDING)
+
+    def binding(self, t: Tracked) -> None:
+        """`t` was handed to a bind worker."""
+        self._move(t, PodState.BINDING)
 
     # --- unschedulable pods ------------------------------------------------------------------------
 
     def park(self, t: Tracked) -> bool:
         """Marks `t` unschedulable with backoff; True when its message changed (worth writing)."""
-        t.state = PodState.UNSCHEDULABLE
+        self._move(t, PodState.UNSCHEDULABLE)
         t.retry_at = time.monotonic() + t.backoff_s
         t.backoff_s = min(t.backoff_s * 2, self._tuning.max_backoff_s)
         message = t.diagnosis.message()
@@ -140,7 +164,7 @@ class SchedulingQueue:
             return []
         due: list[Tracked] = []
         waiting = 0
-        for t in self.in_state(PodState.UNSCHEDULABLE):
+        for t in self._unschedulable.values():
             if t.retry_at <= now or flush:
                 t.diagnosis = NO_NODES
                 due.append(t)
@@ -153,10 +177,4 @@ class SchedulingQueue:
 
     def counts(self) -> dict[str, int]:
         """Pending pods per scheduler_pending_pods queue label."""
-        counts = dict.fromkeys((state.value for state in PodState), 0)
-        for t in self.tracked.values():
-            counts[t.state.value] += 1
-        return counts
-
-    def in_state(self, state: PodState) -> Iterator[Tracked]:
-        return (t for t in self.tracked.values() if t.state is state)
+        return {state.value: count for state, count in self._counts.items()}
