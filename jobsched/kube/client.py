@@ -333,6 +333,9 @@ class LineBuffer:
         self._pending: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        if not self._pending and chunk.find(b"\n") == len(chunk) - 1:
+            line = chunk[:-1]  # the usual chunk: one whole event, nothing to join or split
+            return [line] if line and not line.isspace() else []
         self._pending.append(chunk)
         if b"\n" not in chunk:
             return []

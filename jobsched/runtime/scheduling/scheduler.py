@@ -139,7 +139,11 @@ class Scheduler:
         if event_type == "DELETED":
             self._node_gone(raw["metadata"]["name"])
         else:
-            self.cache.upsert_node(node_from_json(raw))
+            node = node_from_json(raw)
+            known = self.cache.node(node.name)
+            if known is not None and known.node == node:
+                return  # a status heartbeat: nothing placement reads has changed
+            self.cache.upsert_node(node)
             self.queue.capacity_changed()
 
     def _node_gone(self, name: str) -> None:
