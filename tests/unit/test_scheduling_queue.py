@@ -49,3 +49,18 @@ def test_counts_and_unschedulable_pods_follow_every_move(moves: list[tuple[str, 
         assert queue.counts() == full_counts(queue)
     parked = {t.pod.uid for t in queue.tracked.values() if t.state is PodState.UNSCHEDULABLE}
     assert {t.pod.uid for t in queue.due_unschedulable(now=float("inf"), flush=True)} == parked
+
+
+def test_an_inbox_of_pods_for_a_later_slot_can_wait_to_gather() -> None:
+    queue = SchedulingQueue(("virtual",), SchedulingSettings())
+    assert not queue.only_later("virtual", 100.0, limit=3)  # empty: nothing to wait for
+    later = queue.add(Pod("ns", "later", "u1"), ("virtual",), fire_at=200.0)
+    queue.route(later, 0)
+    assert queue.only_later("virtual", 100.0, limit=3)
+    assert not queue.only_later("virtual", 250.0, limit=3)  # due before the horizon: place now
+    for n in (2, 3):
+        queue.route(queue.add(Pod("ns", f"p{n}", f"u{n}"), ("virtual",), fire_at=200.0), 0)
+    assert not queue.only_later("virtual", 100.0, limit=3)  # a full chunk: place now
+    other = SchedulingQueue(("virtual",), SchedulingSettings())
+    other.route(other.add(Pod("ns", "now", "u0"), ("virtual",), fire_at=None), 0)
+    assert not other.only_later("virtual", 100.0, limit=3)  # no slot: place now

@@ -124,6 +124,15 @@ class SchedulingQueue:
             inbox.wake = anyio.Event()
             await inbox.wake.wait()
 
+    def only_later(self, domain: str, after: float, limit: int) -> bool:
+        """Whether a domain's inbox holds fewer than `limit` pods and the oldest is for a slot after
+        `after` (epoch seconds): nothing in it is due soon, so placing can wait for more to gather."""
+        pods = self._inboxes[domain].pods
+        if not pods or len(pods) >= limit:
+            return False
+        fire_at = next(iter(pods.values())).fire_at
+        return fire_at is not None and fire_at > after
+
     def take(self, domain: str, limit: int) -> list[Tracked]:
         """Up to `limit` queued pods of a domain, in arrival order, removed from its inbox (an attempt)."""
         pods = self._inboxes[domain].pods

@@ -41,6 +41,10 @@ log = structlog.get_logger(__name__)
 
 RETRY_POLL_S = 0.5
 GAUGES_PERIOD_S = 2.0
+# Pods staged for a slot at least GATHER_AHEAD_S away are placed in batches gathered for up to GATHER_S:
+# placing costs a pass over the domain's nodes per batch, and the stager's pods arrive one by one.
+GATHER_AHEAD_S = 2.0
+GATHER_S = 0.05
 UNSYNCED_POLL_S = 0.05
 
 
@@ -226,6 +230,8 @@ class Scheduler:
             if not self.synced():
                 await anyio.sleep(UNSYNCED_POLL_S)
                 continue
+            if self.queue.only_later(name, self.clock() + GATHER_AHEAD_S, self._tuning.place_chunk):
+                await anyio.sleep(GATHER_S)
             self.place_inbox(name)
             await anyio.lowlevel.checkpoint()  # let bind workers and watches run between chunks
 
