@@ -1,22 +1,15 @@
-"""Keeps glibc's heap from holding memory the process no longer uses.
+"""Hands freed heap memory back to the OS between storms.
 
 A storm parses hundreds of MB of short-lived JSON. CPython frees it, but glibc keeps freed pages
-inside its heap: on a soaked process one malloc_trim(0) gave back 53 MB. malloc_trim blocks for a few
-milliseconds, so it only runs while nothing is busy.
-
-And glibc's mmap threshold is pinned at its starting 128 KiB (`pin_mmap_threshold`). Left dynamic, it
-rises to the size of every big block freed (up to 32 MiB): after the first large transient (a list page,
-a status document), such blocks come from the heap, zeroed (so wholly resident) and fragmenting it,
-and uvloop's 256 KiB TLS read buffer per connection (tracemalloc: 24 MB for the client's ~100
-connections) is then resident too. Pinned, a big block gets its own mapping, given back when freed, and
-a buffer's untouched pages are never resident.
+inside its heap: on a soaked process one malloc_trim(0) gave back 53 MB. (A slower RSS creep outside
+glibc's heap remains; see docs/reliability.md, the soak.) malloc_trim blocks for a few milliseconds, so it
+only runs while nothing is busy.
 """
 
 from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import Final
 
 import anyio
 import structlog
@@ -24,8 +17,6 @@ import structlog
 log = structlog.get_logger(__name__)
 
 TRIM_PERIOD_S = 30.0
-M_MMAP_THRESHOLD: Final = -3  # glibc's mallopt parameter
-MMAP_THRESHOLD_BYTES: Final = 128 * 1024  # glibc's own starting value, kept from then on
 
 Trim = Callable[[], bool]
 
@@ -44,17 +35,6 @@ def glibc_trim() -> Trim | None:
         return bool(malloc_trim(0))
 
     return trim
-
-
-def pin_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
-    """mallopt(M_MMAP_THRESHOLD, threshold) in this process's C library; False where there is none."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_MMAP_THRESHOLD, threshold))
 
 
 async def trim_while_idle(

@@ -57,8 +57,6 @@ async def run(
     settings: Settings, kubeconfig: str | None, identity: str | None = None, *, context: str | None = None
 ) -> None:
     identity = identity or default_identity()
-    if not heap.pin_mmap_threshold():  # before any connection's buffers exist
-        log.info("mallopt unavailable; the C library's mmap threshold stays dynamic")
     metrics = Metrics(per_entry=settings.metrics.per_entry)
     async with KubeClient.connect(
         kubeconfig, connections=settings.api.connections, context=context

@@ -32,7 +32,3 @@ def test_glibc_trim_is_callable_here() -> None:
     trim = heap.glibc_trim()
     assert trim is not None
     assert isinstance(trim(), bool)
-
-
-def test_glibc_mmap_threshold_can_be_pinned_here() -> None:
-    assert heap.pin_mmap_threshold() is True

@@ -18,7 +18,6 @@ import orjson
 
 from jobsched.core.cronentry import CronEntry, Problem
 from jobsched.core.cronspec import configmap_ref, parse_configmap
-from jobsched.runtime import heap
 
 # The worker's address-space cap. Generous for a 1 MiB ConfigMap (parsing one takes tens of MB) and far
 # below what would hurt the node; the worker imports ~60 MB of libraries before parsing anything.
@@ -33,7 +32,6 @@ def _limit_memory() -> None:
     if _limited:
         return
     _limited = True
-    heap.pin_mmap_threshold()  # a parse's big transient blocks go back to the OS, as in the scheduler
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = WORKER_ADDRESS_SPACE if hard == resource.RLIM_INFINITY else min(WORKER_ADDRESS_SPACE, hard)
     if soft == resource.RLIM_INFINITY or soft > cap:
