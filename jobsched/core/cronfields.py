@@ -5,7 +5,7 @@ server rejecting an invalid object) rather than run half-understood."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from jobsched.core.cronentry import (
@@ -66,7 +66,7 @@ class EntryContext:
     path: str  # e.g. "data[crons.yaml].entries[3]"
     label: str  # the entry's name, or "#3" until the name is known good
     # Shared by the entries of one parse, so that equal templates are held (and pickled) once.
-    templates: TemplateInterner = field(default_factory=TemplateInterner)
+    templates: TemplateInterner
     failed: bool = False
 
     def problem(self, sub: str, message: str) -> None:
