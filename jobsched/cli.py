@@ -91,7 +91,7 @@ def _dev_cluster(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from jobsched.runtime import logs, supervisor
+    from jobsched.runtime import heap, logs, supervisor
     from jobsched.settings import SettingsError, load_settings
 
     logs.configure(args.log_level, log_format=args.log_format)
@@ -114,6 +114,8 @@ def _run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         await supervisor.run(settings, args.kubeconfig, args.identity, context=args.context)
+
+    heap.tune_collector()  # this process's, not a caller's: supervisor.run also runs inside tests
 
     from jobsched.kube.lease import LeadershipLost
 

@@ -54,17 +54,20 @@ def binds_per_second(bound_after_fire: Iterable[float]) -> list[int]:
 
 
 def cpu_figures(sampler: UsageSampler, fire_mono: float, figures: Mapping[str, Any]) -> dict[str, Any]:
-    """The scheduler's CPU by phase: the burst (fire instant to last pod bound, from the 50 ms samples
-    around it) and the whole run, each also per bound pod in core-milliseconds."""
+    """The scheduler's CPU by phase: set-up (start to the fire instant: imports, parsing the entries,
+    listing), the burst (fire instant to last pod bound, from the 50 ms samples around it) and the whole
+    run, the last two also per bound pod in core-milliseconds."""
     bound = int(figures.get("pods_bound") or 0)
     makespan = figures.get("makespan_s")
     burst = sampler.cpu_between(fire_mono, fire_mono + makespan) if makespan is not None else None
     total = sampler.cpu_s
+    setup = sampler.cpu_until(fire_mono)
 
     def per_pod(cpu: float | None) -> float | None:
         return round(cpu * 1000 / bound, 3) if cpu is not None and bound else None
 
     return {
+        "scheduler_setup_cpu_s": setup,
         "scheduler_burst_cpu_s": burst,
         "burst_cpu_ms_per_pod": per_pod(burst),
         "cpu_ms_per_pod": per_pod(total),

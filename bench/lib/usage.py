@@ -58,6 +58,11 @@ class UsageSampler:
             return None
         return round(after[0] - before[-1], 3)
 
+    def cpu_until(self, end: float) -> float | None:
+        """CPU seconds from the processes' start to the last sample at or before `end`."""
+        before = [cpu for at, cpu in self.series if at <= end]
+        return round(before[-1], 3) if before else None
+
     @property
     def cpu_s(self) -> float | None:
         return round(sum(self.cpu_by_pid.values()), 2) if self.cpu_by_pid else None

@@ -92,7 +92,7 @@ async def run(
                 tg.start_soon(loop.run)
                 tg.start_soon(http.serve, settings.server.address, settings.server.port, metrics, health)
                 tg.start_soon(parts.run_standby)
-                tg.start_soon(heap.trim_while_idle, parts.busy)
+                tg.start_soon(heap.tidy_while_idle, parts.busy)
                 if elector is None:
                     tg.start_soon(parts.run_leader)
                 else:

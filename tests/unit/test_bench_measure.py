@@ -202,8 +202,14 @@ def test_burst_cpu_is_read_from_the_samples_around_the_window() -> None:
     assert sampler.cpu_between(100.02, 102.01) == 1.0  # widened to the samples around it (50 ms apart)
     assert sampler.cpu_between(99.0, 102.0) is None  # no sample before the window: no figure, not a guess
     figures = cpu_figures(sampler, 100.0, {"pods_bound": 1000, "makespan_s": 2.0})
-    assert figures == {"scheduler_burst_cpu_s": 0.9, "burst_cpu_ms_per_pod": 0.9, "cpu_ms_per_pod": 9.0}
+    assert figures == {
+        "scheduler_setup_cpu_s": 1.0,  # start to the fire instant: the last sample at or before it
+        "scheduler_burst_cpu_s": 0.9,
+        "burst_cpu_ms_per_pod": 0.9,
+        "cpu_ms_per_pod": 9.0,
+    }
     assert cpu_figures(UsageSampler(), 100.0, {"pods_bound": 0, "makespan_s": None}) == {
+        "scheduler_setup_cpu_s": None,
         "scheduler_burst_cpu_s": None,
         "burst_cpu_ms_per_pod": None,
         "cpu_ms_per_pod": None,
