@@ -36,6 +36,16 @@ Trim = Callable[[], bool]
 Collect = Callable[[], int]
 
 
+def old_generation_grew() -> bool:
+    """Whether anything has reached the oldest generation since the last full collection: if not, a
+    full one would walk 10,000 entries' state to find nothing new."""
+    return gc.get_count()[2] > 0
+
+
+def full_collection() -> int:
+    return gc.collect() if old_generation_grew() else 0
+
+
 def tune_collector() -> None:
     """Young collections rarer, full ones left to `tidy_while_idle`. Call once, at start."""
     gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, FULL_THRESHOLD)
@@ -61,13 +71,13 @@ async def tidy_while_idle(
     busy: Callable[[], bool],
     trim: Trim | None = None,
     period_s: float = TRIM_PERIOD_S,
-    collect: Collect = gc.collect,
+    collect: Collect = full_collection,
     full_every_s: float = FULL_AT_LEAST_EVERY_S,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Runs until cancelled: every period_s, unless a storm is near or running, a full collection and
-    then a heap trim (the collection frees what the trim can return). A process that is never idle
-    still gets a full collection every full_every_s."""
+    """Runs until cancelled: every period_s, unless a storm is near or running, a full collection (if
+    the old generation grew) and then a heap trim (the collection frees what the trim can return). A
+    process that is never idle still gets a full collection every full_every_s."""
     trim = trim or glibc_trim()
     if trim is None:
         log.info("malloc_trim unavailable; freed heap stays with the process")

@@ -65,3 +65,9 @@ def test_tune_collector_sets_the_documented_thresholds() -> None:
         assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, heap.MIDDLE_THRESHOLD, heap.FULL_THRESHOLD)
     finally:
         gc.set_threshold(*before)
+
+
+def test_the_idle_collection_skips_an_old_generation_that_has_not_grown() -> None:
+    gc.collect()
+    assert not heap.old_generation_grew()
+    assert heap.full_collection() == 0
