@@ -153,17 +153,41 @@ def thaw(value: Any) -> Any:
 class TemplateInterner:
     """Freezes templates, one frozen object per distinct template: equal templates come back identical.
 
-    Scoped to one parse (a ConfigMap key's entries), so it never outlives the text it was fed.
+    Scoped to one parse (a ConfigMap key's entries: one namespace, one scheduler name), so it never
+    outlives the text it was fed. It also remembers the last few templates that passed the checks, so
+    that an entry whose template equals one of them (the common case: a ConfigMap of entries that
+    differ in name and schedule) skips both the checks and the freezing.
     """
+
+    GOOD_KEPT = 8
 
     def __init__(self) -> None:
         self._frozen: dict[str, Mapping[str, Any]] = {}
+        self._good: list[tuple[str, object, Mapping[str, Any]]] = []  # (kind, raw, frozen), newest last
 
     def __call__(self, template: Mapping[str, Any]) -> Mapping[str, Any]:
         key = json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
         frozen = self._frozen.get(key)
         if frozen is None:
             frozen = self._frozen[key] = freeze(template)
+        return frozen
+
+    def known_good(self, kind: str, raw: object) -> Mapping[str, Any] | None:
+        """The frozen template of an equal one that passed the checks for `kind`, or None.
+
+        Equal (`==`, compared in C) to a good template means good: a value equal to a string, an int in
+        range or a finite float is one, equal keys are strings, and the structure is the same.
+        """
+        for good_kind, good_raw, kept in self._good[::-1]:
+            if good_kind == kind and good_raw == raw:
+                return kept
+        return None
+
+    def good(self, kind: str, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Freezes a template that passed the checks for `kind`, and remembers it."""
+        frozen = self(raw)
+        self._good.append((kind, raw, frozen))
+        del self._good[: -self.GOOD_KEPT]
         return frozen
 
 

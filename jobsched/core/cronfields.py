@@ -139,7 +139,13 @@ def parse_entry(raw: Any, ctx: EntryContext) -> CronEntry | None:
             "priority", f"must be between {PRIORITY_RANGE[0]} and {PRIORITY_RANGE[1]}, got {show(priority)}"
         )
     domains = _domains(ctx, raw.get("domains"))
-    template = check_template(ctx, raw.get("template"), kind or "Pod")
+    kind = kind or "Pod"
+    template = ctx.templates.known_good(kind, raw.get("template"))
+    if template is None:
+        checked = check_template(ctx, raw.get("template"), kind)
+        if ctx.failed:
+            return None
+        template = ctx.templates.good(kind, checked or {})
 
     if ctx.failed:
         return None
@@ -158,8 +164,8 @@ def parse_entry(raw: Any, ctx: EntryContext) -> CronEntry | None:
         failed_history=failed if failed is not None else 1,
         domains=domains,
         priority=priority,
-        kind=kind or "Pod",
-        template=ctx.templates(template or {}),
+        kind=kind,
+        template=template,
     )
 
 

@@ -286,6 +286,32 @@ def test_non_json_yaml_values_are_problems() -> None:
     assert "quote" in problems[0].message
 
 
+def test_a_template_equal_to_a_good_one_is_shared_and_a_bad_one_after_it_still_reported() -> None:
+    bad = {**POD_TEMPLATE, "metadata": {"namespace": "elsewhere"}}
+    text = entries_text(
+        entry(name="a"),
+        entry(name="b", schedule="@hourly"),
+        entry(name="c", template=bad),
+        entry(name="d", kind="Job"),  # equal to a good Pod template, but not checked as a Job template
+        entry(name="e"),
+    )
+    entries, problems = parse_entries_yaml(text, "batch", "crons")
+    assert [e.name for e in entries] == ["a", "b", "e"]
+    assert entries[0].template is entries[1].template is entries[2].template
+    assert {(p.entry, p.field) for p in problems} >= {("c", "entries[2].template.metadata.namespace")}
+    assert "d" in {p.entry for p in problems}
+
+
+def test_an_equal_template_is_judged_like_the_first_one_whatever_the_order() -> None:
+    bad = {**POD_TEMPLATE, "metadata": {"namespace": "elsewhere"}}
+    first_bad, _ = parse_entries_yaml(entries_text(entry(name="x", template=bad), entry()), "batch", "crons")
+    first_good, problems = parse_entries_yaml(
+        entries_text(entry(), entry(name="x", template=bad)), "batch", "crons"
+    )
+    assert [e.name for e in first_bad] == [e.name for e in first_good] == ["job"]
+    assert [p.entry for p in problems] == ["x"]
+
+
 def test_alias_bomb_is_bounded() -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 12)]
