@@ -165,13 +165,6 @@ class TemplateInterner:
         self._frozen: dict[str, Mapping[str, Any]] = {}
         self._good: list[tuple[str, object, Mapping[str, Any]]] = []  # (kind, raw, frozen), newest last
 
-    def __call__(self, template: Mapping[str, Any]) -> Mapping[str, Any]:
-        key = json.dumps(template, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
-        frozen = self._frozen.get(key)
-        if frozen is None:
-            frozen = self._frozen[key] = freeze(template)
-        return frozen
-
     def known_good(self, kind: str, raw: object) -> Mapping[str, Any] | None:
         """The frozen template of an equal one that passed the checks for `kind`, or None.
 
@@ -184,8 +177,12 @@ class TemplateInterner:
         return None
 
     def good(self, kind: str, raw: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Freezes a template that passed the checks for `kind`, and remembers it."""
-        frozen = self(raw)
+        """Freezes a template that passed the checks for `kind` (the frozen object of an equal one
+        seen before, if any), and remembers it."""
+        key = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+        frozen = self._frozen.get(key)
+        if frozen is None:
+            frozen = self._frozen[key] = freeze(raw)
         self._good.append((kind, raw, frozen))
         del self._good[: -self.GOOD_KEPT]
         return frozen

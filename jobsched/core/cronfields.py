@@ -143,11 +143,10 @@ def parse_entry(raw: Any, ctx: EntryContext) -> CronEntry | None:
     template = ctx.templates.known_good(kind, raw.get("template"))
     if template is None:
         checked = check_template(ctx, raw.get("template"), kind)
-        if ctx.failed:
-            return None
-        template = ctx.templates.good(kind, checked or {})
+        if not ctx.failed:
+            template = ctx.templates.good(kind, checked or {})
 
-    if ctx.failed:
+    if ctx.failed or template is None:
         return None
     assert isinstance(name, str)
     assert isinstance(schedule, str)
