@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import uvloop
 
-from jobsched.kube.http1 import Http1Pool
+from jobsched.kube.http1 import KEEP_MAX_BODY_BYTES, Http1Pool
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 CLOSE = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
@@ -138,6 +138,26 @@ async def test_connection_close_is_honoured_and_the_next_request_reconnects() ->
         for _ in range(3):
             assert (await pool.request(HEAD, None, timeout=5)).status == 200
         assert server.accepted == 3
+
+
+@on_both_loops
+async def test_a_connection_that_carried_a_large_reply_is_closed_and_the_next_request_reconnects() -> None:
+    """Its TLS read buffer would keep the large reply's size for as long as the pool kept it."""
+    large = b"x" * (KEEP_MAX_BODY_BYTES + 1)
+    async with loopback() as server, pool_for(server, limit=2) as pool:
+        server.answer = lambda n: (
+            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(large), large) if n == 2 else OK
+        )
+        assert (await pool.request(HEAD, None, timeout=5)).body == b"ok"
+        assert (await pool.request(HEAD, None, timeout=5)).body == large
+        for _ in range(100):
+            if pool.connections == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.connections == 0
+        for _ in range(2):
+            assert (await pool.request(HEAD, None, timeout=5)).body == b"ok"
+        assert server.accepted == 2  # one before the large reply, one kept after it
 
 
 @on_both_loops
