@@ -1,8 +1,8 @@
 """The process's memory between storms: full garbage collections and handing freed heap back to the OS.
 
 A storm parses hundreds of MB of short-lived JSON. CPython frees it, but glibc keeps freed pages
-inside its heap: on a soaked process one malloc_trim(0) gave back 53 MB. (A slower creep of memory that
-C code holds in glibc's heap remains; see docs/reliability.md, the soak.) malloc_trim blocks for a few
+inside its heap: on a soaked process one malloc_trim(0) gave back 53 MB. (A slower creep, OpenSSL's
+read buffers on pooled connections, is handled in jobsched/kube/http1.py.) malloc_trim blocks for a few
 milliseconds, so it only runs while nothing is busy.
 
 The cyclic collector gets the same treatment. With CPython's thresholds (700, 10, 10) a storm runs a
