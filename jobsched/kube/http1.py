@@ -14,7 +14,7 @@ A connection that has just carried a large reply is closed instead of kept. Over
 what it reads into an OpenSSL memory buffer that keeps the size of the largest read for the
 connection's life; the odd large reply (a status ConfigMap's patch, a list page) lands on a different
 pooled connection each time, so in a long run every one of ~100 connections came to hold 100–150 KB
-(12 MB in a 15-minute soak, traced with glibc's mtrace to `CRYPTO_clear_realloc`). Large replies are
+(9.7 MB in a 15-minute soak, traced with glibc's mtrace to `CRYPTO_clear_realloc`). Large replies are
 rare, so closing after them costs a handshake now and then.
 """
 
