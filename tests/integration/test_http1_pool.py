@@ -94,6 +94,14 @@ async def pool_for(server: Server, limit: int) -> AsyncIterator[Http1Pool]:
         pool.close()
 
 
+async def until_closed(pool: Http1Pool) -> None:
+    """Waits (at most a second) for the pool to forget its connections: the loop sees a close as soon as it runs."""
+    for _ in range(100):
+        if pool.connections == 0:
+            return
+        await asyncio.sleep(0.01)
+
+
 @on_both_loops
 async def test_sequential_requests_share_one_connection() -> None:
     async with loopback() as server, pool_for(server, limit=4) as pool:
@@ -120,10 +128,7 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
         await pool.request(HEAD, None, timeout=5)
         for writer in server.writers:
             writer.close()
-        for _ in range(100):  # the loop sees the close as soon as it runs
-            if pool.connections == 0:
-                break
-            await asyncio.sleep(0.01)
+        await until_closed(pool)
         assert pool.connections == 0
         response = await pool.request(HEAD, None, timeout=5)
         assert response.status == 200
@@ -150,10 +155,7 @@ async def test_a_connection_that_carried_a_large_reply_is_closed_and_the_next_re
         )
         assert (await pool.request(HEAD, None, timeout=5)).body == b"ok"
         assert (await pool.request(HEAD, None, timeout=5)).body == large
-        for _ in range(100):
-            if pool.connections == 0:
-                break
-            await asyncio.sleep(0.01)
+        await until_closed(pool)
         assert pool.connections == 0
         for _ in range(2):
             assert (await pool.request(HEAD, None, timeout=5)).body == b"ok"
