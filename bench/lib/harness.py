@@ -33,7 +33,7 @@ from bench.lib.kubeops import (
     list_nodes,
     wait_nodes_ready,
 )
-from bench.lib.measure import aggregate, cpu_figures, node_domain, summarise
+from bench.lib.measure import aggregate, cpu_figures, cpu_to_running, node_domain, summarise
 from bench.lib.scenario import Scenario, fire_time, rfc3339
 from bench.lib.systems import (
     DEFAULT_JOBSCHED_CONFIG,
@@ -193,6 +193,10 @@ class Harness:
                     nodes=self.nodes,
                     cluster=self.options.cluster,
                 )
+                if ctx.cluster is not None:
+                    pids = ctx.cluster.pids
+                    ctx.control_plane_sampler.track(pids[n] for n in devcluster.CORE_PROCESSES if n in pids)
+                ctx.harness_sampler.track([os.getpid()])
                 label = f"{system.name} {repeat + 1}/{scenario.repeats}"
                 say(f"[{label}] namespace {namespace}, fire at {rfc3339(fire_at)}; preparing")
                 await system.prepare(ctx)
@@ -209,7 +213,7 @@ class Harness:
         finally:
             if ctx is not None:
                 with contextlib.suppress(Exception):
-                    ctx.sampler.sample()
+                    ctx.sample()
             # Shielded: on Ctrl-C (a cancellation) the processes must still stop and the namespace go.
             with anyio.CancelScope(shield=True):
                 try:
@@ -226,23 +230,27 @@ class Harness:
             scheduler_peak_rss_mb=ctx.sampler.peak_rss_mb,
             wall_clock_step_s=round(ctx.clock_step_s, 3),
             **cpu_figures(ctx.sampler, ctx.fire_mono, figures),
+            **cpu_to_running(
+                ctx.sampler, ctx.control_plane_sampler, ctx.harness_sampler, ctx.fire_mono, figures
+            ),
             **system.extra(),
         )
         curve = sorted(r.bound - ctx.fire_mono for r in watcher.records() if r.bound is not None)
         return figures, curve
 
     async def _sample_burst(self, ctx: RunContext, watcher: PodWatcher) -> None:
-        """Samples the scheduler's CPU every BURST_SAMPLE_S from just before the fire instant until every
-        slot is bound, so the burst's CPU window is exact to within 0.1 s."""
+        """Samples CPU (the scheduler's and the rest of the machine's) every BURST_SAMPLE_S from just
+        before the fire instant until every slot is bound, so the burst's CPU window is exact to within
+        0.1 s."""
         await ctx.wait_for_fire(before_s=BURST_SAMPLE_S)
         if abs(ctx.clock_step_s) > CLOCK_STEP_NOTICE_S:
             self.options.say(
                 f"[bench] the wall clock moved {ctx.clock_step_s:+.3f}s during set-up; re-anchored"
             )
         while watcher.bound_entries() < ctx.scenario.crons or time.monotonic() < ctx.fire_mono:
-            ctx.sampler.sample()
+            ctx.sample()
             await anyio.sleep(BURST_SAMPLE_S)
-        ctx.sampler.sample()
+        ctx.sample()
 
     async def _watch_until_done(
         self, ctx: RunContext, system: System, watcher: PodWatcher, label: str
@@ -253,7 +261,7 @@ class Harness:
         done_at: float | None = None
         while True:
             now = time.monotonic()
-            ctx.sampler.sample()
+            ctx.sample()
             system.check()
             created, bound, running = watcher.counts()
             # A line a second from the fire time on; before it, one every ten seconds is enough.

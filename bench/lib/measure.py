@@ -74,6 +74,39 @@ def cpu_figures(sampler: UsageSampler, fire_mono: float, figures: Mapping[str, A
     }
 
 
+def cpu_to_running(
+    scheduler: UsageSampler,
+    control_plane: UsageSampler,
+    harness: UsageSampler,
+    fire_mono: float,
+    figures: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Who spent the machine's CPU from the fire instant to the running p99: the scheduler, the control
+    plane (apiserver, etcd, kwok: what makes a pod Running) and the harness (its watch; raw's client).
+
+    On a saturated machine running p99 moves with the total, so the scheduler's share bounds how much
+    of it the scheduler can cost. The window is widened to the samples around it (1 s apart after the
+    burst)."""
+    running_p99 = (figures.get("fire_to_running_s") or {}).get("p99")
+    end = fire_mono + running_p99 if running_p99 is not None else None
+
+    def spent(sampler: UsageSampler) -> float | None:
+        return sampler.cpu_between(fire_mono, end) if end is not None else None
+
+    parts = {
+        "scheduler_to_running_cpu_s": spent(scheduler),
+        "control_plane_to_running_cpu_s": spent(control_plane),
+        "harness_to_running_cpu_s": spent(harness),
+    }
+    # A share only of the whole: on a foreign cluster the control plane is not sampled.
+    share = None
+    if None not in parts.values():
+        total = sum(v for v in parts.values() if v is not None)
+        own = parts["scheduler_to_running_cpu_s"]
+        share = round(own / total, 3) if own is not None and total > 0 else None
+    return {**parts, "scheduler_to_running_share": share}
+
+
 def summarise(
     records: Sequence[PodRecord],
     fire_mono: float,

@@ -65,6 +65,7 @@ def markdown(document: Mapping[str, Any]) -> str:
             f"| {_s(run.get('cpu_ms_per_pod'))} | {_n(run['scheduler_peak_rss_mb'])} |"
         )
     lines += ["", "Times are seconds after the fire instant, from the harness's own watch."]
+    lines += _cpu_to_running_lines(runs)
     raw = runs.get("raw")
     if raw and "error" not in raw:
         lines.append(
@@ -73,6 +74,23 @@ def markdown(document: Mapping[str, Any]) -> str:
             f"(floor for {scenario['crons']} pods ≈ {scenario['crons'] / max(raw.get('binds_per_s') or 1, 1):.2f}s)."
         )
     return "\n".join(lines) + "\n"
+
+
+def _cpu_to_running_lines(runs: Mapping[str, Any]) -> list[str]:
+    """Who spent the machine's CPU between the fire instant and the running p99, per system."""
+    lines = []
+    for name, run in runs.items():
+        control_plane = run.get("control_plane_to_running_cpu_s")
+        if "error" in run or control_plane is None:
+            continue
+        scheduler, share = run.get("scheduler_to_running_cpu_s"), run.get("scheduler_to_running_share")
+        own = f"scheduler {_s(scheduler)}, " if scheduler is not None else ""
+        lines.append(
+            f"CPU-s from the fire instant to running p99, {name}: {own}control plane (apiserver, etcd, kwok) "
+            f"{_s(control_plane)}, harness {_s(run.get('harness_to_running_cpu_s'))}"
+            + (f"; the scheduler's share {share * 100:.1f} %." if share is not None else ".")
+        )
+    return lines
 
 
 def _provider_line(scenario: Mapping[str, Any]) -> list[str]:

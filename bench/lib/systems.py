@@ -63,8 +63,15 @@ class RunContext:
     workdir: Path  # logs of processes the system starts
     nodes: Sequence[dict[str, Any]]  # every node of the cluster, for systems that place pods themselves
     cluster: devcluster.ClusterState | None  # None when the harness was given a foreign kubeconfig
-    sampler: UsageSampler = field(default_factory=UsageSampler)
+    sampler: UsageSampler = field(default_factory=UsageSampler)  # the system's own processes
+    control_plane_sampler: UsageSampler = field(default_factory=UsageSampler)  # apiserver, etcd, kwok
+    harness_sampler: UsageSampler = field(default_factory=lambda: UsageSampler(children=False))
     clock_step_s: float = 0.0  # how far the wall clock moved against the monotonic one since set-up
+
+    def sample(self) -> None:
+        """One sample of every sampler, so that all three cover the same windows."""
+        for sampler in (self.sampler, self.control_plane_sampler, self.harness_sampler):
+            sampler.sample()
 
     @property
     def entries(self) -> list[str]:

@@ -7,6 +7,10 @@ CPU total covers the whole run. Children (e.g. worker processes) are included.
 Every sample is kept as (monotonic time, CPU so far), and the harness samples every 50 ms from just
 before the fire instant until the storm is bound, so `cpu_between(fire, last bound)` (the burst's CPU)
 is exact to within 0.1 s of window.
+
+The harness keeps two more samplers beside the scheduler's, for the CPU the rest of the machine spent
+in the same windows: the control plane (kube-apiserver, etcd, kwok) and the harness's own process
+(its watch and, for the raw system, raw's client), the latter without children (it spawns the others).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class UsageSampler:
     cpu_by_pid: dict[int, float] = field(default_factory=dict)
     peak_rss_bytes: int = 0
     series: list[tuple[float, float]] = field(default_factory=list)  # (monotonic time, CPU seconds so far)
+    children: bool = True  # count each tracked process's descendants too
 
     def track(self, pids: Iterable[int]) -> None:
         self.pids.extend(pids)
@@ -37,7 +42,7 @@ class UsageSampler:
         for pid in self.pids:
             try:
                 proc = psutil.Process(pid)
-                family = [proc, *proc.children(recursive=True)]
+                family = [proc, *proc.children(recursive=True)] if self.children else [proc]
             except psutil.Error:
                 continue
             for member in family:

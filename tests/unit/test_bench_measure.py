@@ -214,3 +214,65 @@ def test_burst_cpu_is_read_from_the_samples_around_the_window() -> None:
         "burst_cpu_ms_per_pod": None,
         "cpu_ms_per_pod": None,
     }
+
+
+def test_cpu_to_running_splits_the_window_between_scheduler_control_plane_and_harness() -> None:
+    from bench.lib.measure import cpu_to_running
+    from bench.lib.usage import UsageSampler
+
+    def sampler(series: list[tuple[float, float]]) -> UsageSampler:
+        s = UsageSampler()
+        s.series = series
+        return s
+
+    scheduler = sampler([(100.0, 10.0), (130.0, 12.0), (131.0, 12.5)])
+    control_plane = sampler([(100.0, 50.0), (130.0, 100.0), (131.0, 102.0)])
+    harness = sampler([(100.0, 1.0), (130.0, 4.0), (131.0, 4.1)])
+    figures = {"fire_to_running_s": {"p50": 20.0, "p90": 28.0, "p99": 30.0, "max": 31.0}}
+    assert cpu_to_running(scheduler, control_plane, harness, 100.0, figures) == {
+        "scheduler_to_running_cpu_s": 2.0,  # fire instant to running p99
+        "control_plane_to_running_cpu_s": 50.0,
+        "harness_to_running_cpu_s": 3.0,
+        "scheduler_to_running_share": 0.036,  # 2 / 55
+    }
+    # raw has no scheduler process: its figure and share are absent, the others still measured
+    assert cpu_to_running(UsageSampler(), control_plane, harness, 100.0, figures) == {
+        "scheduler_to_running_cpu_s": None,
+        "control_plane_to_running_cpu_s": 50.0,
+        "harness_to_running_cpu_s": 3.0,
+        "scheduler_to_running_share": None,
+    }
+    # a foreign cluster: the control plane is not sampled, so there is no share of a whole to give
+    assert (
+        cpu_to_running(scheduler, UsageSampler(), harness, 100.0, figures)["scheduler_to_running_share"]
+        is None
+    )
+    # nothing ran: no window at all
+    assert cpu_to_running(scheduler, control_plane, harness, 100.0, {"fire_to_running_s": None}) == {
+        "scheduler_to_running_cpu_s": None,
+        "control_plane_to_running_cpu_s": None,
+        "harness_to_running_cpu_s": None,
+        "scheduler_to_running_share": None,
+    }
+
+
+def test_a_sampler_without_children_counts_only_its_own_process() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bench.lib.usage import UsageSampler
+
+    # A child that burns CPU until stopped: counted by the family sampler, not by the one without children.
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        family, alone = UsageSampler(), UsageSampler(children=False)
+        family.track([os.getpid()])
+        alone.track([os.getpid()])
+        for s in (family, alone):
+            s.sample()
+        assert child.pid in family.cpu_by_pid
+        assert set(alone.cpu_by_pid) == {os.getpid()}
+    finally:
+        child.kill()
+        child.wait(timeout=10)
