@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import anyio
+import anyio.lowlevel
 import orjson
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import Configuration
@@ -28,6 +29,12 @@ from jobsched.core.outcomes import RETRYABLE
 from jobsched.kube.http1 import Http1Pool, ProtocolError
 
 AUTH_REFRESH_S = 60.0
+# A watch is read ahead into this much memory (aiohttp pauses the socket at twice it), so a scheduler
+# busy for a moment never leaves the apiserver blocked on its watch: the apiserver's dispatch budget
+# (50 ms a second, at most 100 ms) is shared by every watcher of a resource, and one slow watcher spends
+# it for all (the node agents' watches are then closed instead of waited for).
+WATCH_READ_BUFSIZE = 4 * 2**20
+WATCH_YIELD_LINES = 64  # events handed on between checkpoints while working through a backlog
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,14 +320,22 @@ class KubeClient:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=read_timeout)
         try:
             async with self.session.get(
-                self.base + path, params=params, headers=headers, timeout=timeout
+                self.base + path,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                read_bufsize=WATCH_READ_BUFSIZE,
             ) as resp:
                 if resp.status != 200:
                     raise ApiError("GET", path, Response(resp.status, await resp.read()))
                 lines = LineBuffer()
+                handed = 0
                 async for chunk in resp.content.iter_any():
                     for line in lines.feed(chunk):
                         yield line
+                        handed += 1
+                        if handed % WATCH_YIELD_LINES == 0:
+                            await anyio.lowlevel.checkpoint()  # a backlog must not starve the binders
         except (aiohttp.ClientError, TimeoutError) as err:
             raise TransportError(f"watch {path}: {_describe(err)}") from err
 
