@@ -93,18 +93,17 @@ def cpu_to_running(
     def spent(sampler: UsageSampler) -> float | None:
         return sampler.cpu_between(fire_mono, end) if end is not None else None
 
-    parts = {
-        "scheduler_to_running_cpu_s": spent(scheduler),
-        "control_plane_to_running_cpu_s": spent(control_plane),
-        "harness_to_running_cpu_s": spent(harness),
-    }
+    own, plane, watch = spent(scheduler), spent(control_plane), spent(harness)
     # A share only of the whole: on a foreign cluster the control plane is not sampled.
     share = None
-    if None not in parts.values():
-        total = sum(v for v in parts.values() if v is not None)
-        own = parts["scheduler_to_running_cpu_s"]
-        share = round(own / total, 3) if own is not None and total > 0 else None
-    return {**parts, "scheduler_to_running_share": share}
+    if own is not None and plane is not None and watch is not None and own + plane + watch > 0:
+        share = round(own / (own + plane + watch), 3)
+    return {
+        "scheduler_to_running_cpu_s": own,
+        "control_plane_to_running_cpu_s": plane,
+        "harness_to_running_cpu_s": watch,
+        "scheduler_to_running_share": share,
+    }
 
 
 def summarise(

@@ -10,7 +10,8 @@ is exact to within 0.1 s of window.
 
 The harness keeps two more samplers beside the scheduler's, for the CPU the rest of the machine spent
 in the same windows: the control plane (kube-apiserver, etcd, kwok) and the harness's own process
-(its watch and, for the raw system, raw's client), the latter without children (it spawns the others).
+(its watch and, for the raw system, raw's client), both without children (the harness spawns the
+others; the control plane has none).
 """
 
 from __future__ import annotations

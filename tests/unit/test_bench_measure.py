@@ -263,8 +263,8 @@ def test_a_sampler_without_children_counts_only_its_own_process() -> None:
 
     from bench.lib.usage import UsageSampler
 
-    # A child that burns CPU until stopped: counted by the family sampler, not by the one without children.
-    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # A child that waits until stopped: counted by the family sampler, not by the one without children.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         family, alone = UsageSampler(), UsageSampler(children=False)
         family.track([os.getpid()])
