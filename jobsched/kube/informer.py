@@ -3,7 +3,8 @@
 An informer lists a collection (paged), hands the full set to its handler, then watches from the
 list's resourceVersion with bookmarks. A 410 Gone (the watch's resourceVersion was compacted away)
 triggers a fresh list; transport errors and server-closed watches resume from the last seen
-resourceVersion after a jittered backoff. Objects stay raw dicts (orjson), converted by the handler.
+resourceVersion after a jittered backoff. Objects stay raw dicts (orjson), converted by the handler;
+watch events arrive without metadata.managedFields (`managedfields`), which nothing reads.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import structlog
 
 from jobsched.kube import paths
 from jobsched.kube.client import ApiError, KubeClient, Response, TransportError
+from jobsched.kube.managedfields import without_managed_fields
 
 log = structlog.get_logger(__name__)
 
@@ -141,7 +143,7 @@ class Informer:
         self.stats.watches += 1
         async for line in self.client.stream_lines(self.path, params, READ_TIMEOUT_S):
             self.failing_since = None
-            event = orjson.loads(line)
+            event = orjson.loads(without_managed_fields(line))
             kind = event.get("type")
             obj = event.get("object") or {}
             if kind == "ERROR":
