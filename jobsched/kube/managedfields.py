@@ -29,7 +29,7 @@ def without_managed_fields(line: bytes) -> bytes:
     end = line.find(END, start)
     while end >= 0:
         after = end + len(END)
-        if after < len(line) and (line[after : after + 1].isalpha()):
+        if line[after : after + 1].isalpha():  # empty past the end, and b"".isalpha() is False
             return line[:start] + line[end + 1 :]
         end = line.find(END, after)
     return line
