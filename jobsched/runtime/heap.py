@@ -9,9 +9,13 @@ The cyclic collector gets the same treatment. With CPython's thresholds (700, 10
 young collection every few watch events and a full one, which walks all the process's state (10,000
 entries, the cluster cache: 0.1-0.2 s each at 10,000 crons, 7 of them in one such storm), whenever the
 old generation has grown by a quarter, which a storm's new pods do. Here young collections are rarer
-and full ones wait for the idle pass, unless none has run for FULL_AT_LEAST_EVERY_S. What the
-watches decode is freed by reference counting, never by the collector, so the wait holds only the
-odd cycle (an exception's traceback) a little longer.
+and full ones wait for the idle pass. What the watches decode is freed by reference counting, never by
+the collector, so the wait holds only the odd cycle (an exception's traceback) a little longer.
+
+Even idle, a full collection every period would walk that state again to find it still alive. So each
+one ends with gc.freeze(): what survived is set aside, and the next walks only what came since. Objects
+set aside are still freed by reference counting; only a cycle through one of them waits for the
+thorough collection (unfreeze, collect, freeze), which runs every FULL_AT_LEAST_EVERY_S, idle or not.
 """
 
 from __future__ import annotations
@@ -42,13 +46,35 @@ def old_generation_grew() -> bool:
     return gc.get_count()[2] > 0
 
 
+class _Collector:
+    set_aside = False  # whether collections set survivors aside: only once tune_collector has run
+
+
 def full_collection() -> int:
-    return gc.collect() if old_generation_grew() else 0
+    """A full collection of what is not set aside, if anything reached the old generation; then (in a
+    tuned process) sets the survivors aside (gc.freeze) so that the next one skips them."""
+    if not old_generation_grew():
+        return 0
+    found = gc.collect()
+    if _Collector.set_aside:
+        gc.freeze()
+    return found
+
+
+def thorough_collection() -> int:
+    """A full collection of everything, including what earlier ones set aside; then sets it aside again."""
+    gc.unfreeze()
+    found = gc.collect()
+    if _Collector.set_aside:
+        gc.freeze()
+    return found
 
 
 def tune_collector() -> None:
-    """Young collections rarer, full ones left to `tidy_while_idle`. Call once, at start."""
+    """Young collections rarer, full ones left to `tidy_while_idle` and their survivors set aside. Call
+    once, at start, in the scheduler's own process (not in one that runs it, such as a test's)."""
     gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, FULL_THRESHOLD)
+    _Collector.set_aside = True
 
 
 def glibc_trim() -> Trim | None:
@@ -74,19 +100,22 @@ async def tidy_while_idle(
     collect: Collect = full_collection,
     full_every_s: float = FULL_AT_LEAST_EVERY_S,
     clock: Callable[[], float] = time.monotonic,
+    thorough: Collect = thorough_collection,
 ) -> None:
     """Runs until cancelled: every period_s, unless a storm is near or running, a full collection (if
-    the old generation grew) and then a heap trim (the collection frees what the trim can return). A
-    process that is never idle still gets a full collection every full_every_s."""
+    the old generation grew) and then a heap trim (the collection frees what the trim can return).
+    Every full_every_s, idle or not, the collection is a thorough one."""
     trim = trim or glibc_trim()
     if trim is None:
         log.info("malloc_trim unavailable; freed heap stays with the process")
-    collected_at = clock()
+    thorough_at = clock()
     while True:
         await anyio.sleep(period_s)
         idle = not busy()
-        if idle or clock() - collected_at >= full_every_s:
+        if clock() - thorough_at >= full_every_s:
+            thorough()
+            thorough_at = clock()
+        elif idle:
             collect()
-            collected_at = clock()
         if idle and trim is not None:
             trim()
