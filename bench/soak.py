@@ -311,8 +311,10 @@ class Soak:
                 # Shielded: on Ctrl-C the process must still stop and the objects go.
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(self.stop)
-                    with contextlib.suppress(Exception):
+                    try:
                         await delete_namespace(client, self.namespace)
+                    except Exception as err:
+                        say(f"[soak] cleaning up namespace {self.namespace} failed: {err}")
                     with contextlib.suppress(Exception):
                         await delete_nodes(client, f"{BENCH_LABEL}=true")
         document["environment"] = env

@@ -219,8 +219,10 @@ class Harness:
                 try:
                     await anyio.to_thread.run_sync(system.stop)
                 finally:
-                    with contextlib.suppress(Exception):
+                    try:
                         await delete_namespace(self.client, namespace)
+                    except Exception as err:  # the run's figures stand; the leftovers are said
+                        say(f"[bench] cleaning up namespace {namespace} failed: {err}")
         assert ctx is not None  # set before anything could have succeeded
         domains = {n["metadata"]["name"]: node_domain(n) for n in self.nodes}
         figures = summarise(watcher.records(), ctx.fire_mono, scenario.crons, domains)
