@@ -16,6 +16,13 @@ the other items are read as if it were not there. A flaw anywhere else makes the
 Otherwise the result is what ``yaml.safe_load`` gives (same resolver, same scalar constructors, merge
 keys included), except that duplicate keys, recursive aliases and the !!set/!!omap/!!pairs tags are
 flaws rather than values.
+
+Items repeat themselves: a ConfigMap's entries often share one pod template, character for character.
+So a field's list or mapping that was read cleanly (no flaw, anchor, alias or explicit tag in it) is
+remembered with its text, and where the same text starts again at the same place in a later item its
+events are only counted through and its value copied, charged what it cost the first time. Anything
+else (other text, an anchor, an alias, a tag, a charge that would overrun) reads those events the usual
+way, so the result, flaws and budget included, is the same either way.
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ _CONSTRUCTOR: Final = yaml.constructor.SafeConstructor()
 _CLIP: Final = 60  # characters of a key or an anchor name quoted in a message
 _MAX_INT_CHARS: Final = 4300  # Python's default limit on converting decimal text to int
 MAX_FLAWS_PER_ITEM: Final = 10  # an item with more is refused all the same; the rest are counted
+MIN_REPEAT_CHARS: Final = 64  # a shorter field value is read anew each time: remembering costs more
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +160,7 @@ class _Open:
         "merges",
         "n0",
         "path",
+        "repeat",
         "value",
     )
 
@@ -170,12 +179,46 @@ class _Open:
         self.key: Any = _AWAIT  # mappings: the key whose value comes next
         self.lines: dict[Any, int] = {}  # mappings: the line of each key
         self.merges: list[dict[Any, Any]] = []
+        self.repeat: _Start | None = None  # an item's field value: where it starts, to remember it
 
     def child(self) -> Any:
         """The key or index of the node that is read next in it, as a path shows it."""
         if not self.is_map:
             return len(self.value)
         return "<<" if self.key is _MERGE_KEY else "<key>" if self.key is _AWAIT else self.key
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """Where an item's field value starts, and the reader's state there."""
+
+    key: tuple[Any, int]  # the field's key and the value's column
+    index: int  # in characters
+    marks: int  # anchors, aliases and tags read before it
+    flaws: int  # the item's flaws before it
+
+
+@dataclass(frozen=True, slots=True)
+class _Repeat:
+    """A field value read cleanly, kept for the items after: its text, value and cost."""
+
+    text: str
+    value: Any
+    nodes: int
+    chars: int
+    height: int
+
+
+class _Forward:
+    """Counting through the events of a field value whose text is one remembered."""
+
+    __slots__ = ("depth", "events", "repeat", "start")
+
+    def __init__(self, repeat: _Repeat, start: int, event: Event) -> None:
+        self.repeat = repeat
+        self.start = start
+        self.events = [event]  # read the usual way after all if it is not the same value
+        self.depth = 1
 
 
 class _Item:
@@ -261,6 +304,11 @@ class _Reader:
         self.item: _Item | None = None
         self.nodes = 0  # charged so far, aliases expanded
         self.chars = 0
+        self.text = ""
+        self.ascii = False  # only then is a mark's index surely one into the text (a BOM is not ASCII)
+        self.marks = 0  # anchors, aliases and explicit tags read so far
+        self.repeats: dict[tuple[Any, int], _Repeat] = {}
+        self.forward: _Forward | None = None
         self.handlers: dict[type[Event], Callable[[Any], None]] = {
             ScalarEvent: self._scalar,
             MappingStartEvent: self._start,
@@ -277,12 +325,12 @@ class _Reader:
         What a document that turns out unreadable had charged to the budget is given back: nothing
         of it is used.
         """
-        handlers = self.handlers
         documents = self.stream.value
         given = 0
         budget = self.budget
         kept = (budget.nodes, budget.chars)
         parser: yaml.SafeLoader | None = None
+        self.text, self.ascii = text, text.isascii()
         try:
             # The parser's own loop rather than yaml.parse's generator around it: a frame less per event.
             parser = YAML_LOADER(text)  # raises at once on a lone surrogate
@@ -294,13 +342,11 @@ class _Reader:
                     given += 1
                     kept = (budget.nodes, budget.chars)
                     yield documents[given - 1]
-                item = self.item
-                if item is not None and item.skip:
-                    self._skipping(event, item)
-                    continue
-                handler = handlers.get(type(event))
-                if handler is not None:
-                    handler(event)
+                forward = self.forward
+                if forward is not None:
+                    self._forward(event, forward)
+                else:
+                    self._feed(event)
         except Unreadable:
             budget.nodes, budget.chars = kept
             raise
@@ -321,6 +367,16 @@ class _Reader:
         if self.stream.value and not self.stream.items:
             self._flaw((), f"invalid YAML: expected a single document, found another at line {_line(event)}")
         self.anchors = {}  # an alias never reaches into another document
+        self.repeats = {}  # nor a copy: a document given out may be changed by its reader
+
+    def _feed(self, event: Event) -> None:
+        item = self.item
+        if item is not None and item.skip:
+            self._skipping(event, item)
+            return
+        handler = self.handlers.get(type(event))
+        if handler is not None:
+            handler(event)
 
     def _skipping(self, event: Event, item: _Item) -> None:
         """Reads on through a refused item, building nothing."""
@@ -344,6 +400,8 @@ class _Reader:
         tag = event.tag
         if tag is None or tag == "!":
             tag = _resolve(text, event.implicit)
+        else:
+            self.marks += 1
         value: Any
         if tag == _STR:
             value = text
@@ -386,18 +444,27 @@ class _Reader:
             self._flaw(self._here(), f"invalid YAML: {why} (line {line})")
             return None
 
-    def _start(self, event: MappingStartEvent | SequenceStartEvent) -> None:
+    def _start(self, event: MappingStartEvent | SequenceStartEvent, repeats: bool = True) -> None:
         is_map = type(event) is MappingStartEvent
         parent = self.stack[-1]
         self._begin_item_if_due(parent)
+        start = self._field_value_start(parent, event) if repeats else None
+        if start is not None:
+            seen = self.repeats.get(start.key)
+            if seen is not None and self.text.startswith(seen.text, start.index):
+                self.forward = _Forward(seen, start.index, event)
+                return
         line = _line(event)
-        if event.tag not in (None, "!", _MAP if is_map else _SEQ):
-            self._flaw(self._here(), _bad_tag(event.tag or "", line))
+        if event.tag is not None:
+            self.marks += 1
+            if event.tag not in ("!", _MAP if is_map else _SEQ):
+                self._flaw(self._here(), _bad_tag(event.tag, line))
         path = self._here()
         if not self._charge(1, 0, 1, opening=True):
             self._forget(event.anchor)
             return
         node = _Open(is_map, path, event.anchor, line, self.nodes - 1, self.chars)
+        node.repeat = start
         node.items = not is_map and self.item is None and path in self.item_lists
         if event.anchor is not None:
             self._name(event.anchor, _OPEN, line)
@@ -417,9 +484,23 @@ class _Reader:
             self.anchors[node.anchor] = _Anchor(
                 value, self.nodes - node.n0, self.chars - node.c0, node.height, node.line
             )
+        start = node.repeat
+        if start is not None and start.marks == self.marks and start.flaws == self._flaws():
+            end = event.end_mark.index if event.end_mark is not None else -1
+            if end - start.index >= MIN_REPEAT_CHARS:
+                # The first item keeps this very value: copies are made while the text is still being
+                # read, before any reader of the document can change it.
+                self.repeats[start.key] = _Repeat(
+                    self.text[start.index : end],
+                    value,
+                    self.nodes - node.n0,
+                    self.chars - node.c0,
+                    node.height,
+                )
         self._attach(value, node.height, node.line)
 
     def _alias(self, event: AliasEvent) -> None:
+        self.marks += 1
         self._begin_item_if_due(self.stack[-1])
         anchor = event.anchor or ""
         line = _line(event)
@@ -447,6 +528,84 @@ class _Reader:
             self._flaw(self._here(), f"alias *{name} (line {line}) names a value that was refused")
         if self._charge(1, 0, 1):
             self._attach(None, 1, line)
+
+    # --- repeated field values -------------------------------------------------------------------
+
+    def _field_value_start(
+        self, parent: _Open, event: MappingStartEvent | SequenceStartEvent
+    ) -> _Start | None:
+        """Where a list or mapping that is the value of an item's field starts; None elsewhere (and for
+        one with an anchor or tag, which is never remembered)."""
+        item = self.item
+        if (
+            item is None
+            or len(self.stack) != item.base + 1
+            or not parent.is_map
+            or not self.ascii
+            or event.anchor is not None
+            or event.tag is not None
+            or event.start_mark is None
+        ):
+            return None
+        key = parent.key
+        if key is _AWAIT or key is _MERGE_KEY or key is _NO_KEY:
+            return None
+        mark = event.start_mark
+        return _Start((key, mark.column), mark.index, self.marks, self._flaws())
+
+    def _flaws(self) -> int:
+        item = self.item
+        return len(item.flaws) + item.more if item is not None else 0
+
+    def _forward(self, event: Event, forward: _Forward) -> None:
+        """Counts through a value whose text is remembered; anything that could read differently
+        (an anchor, an alias, a tag) sends the events read so far the usual way."""
+        forward.events.append(event)
+        kind = type(event)
+        if kind is ScalarEvent:
+            if event.anchor is None and event.tag in (None, "!"):  # type: ignore[attr-defined]
+                return
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            if event.anchor is None and event.tag is None:  # type: ignore[attr-defined]
+                forward.depth += 1
+                return
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
+            forward.depth -= 1
+            if forward.depth:
+                return
+            self.forward = None
+            seen = forward.repeat
+            end = event.end_mark.index if event.end_mark is not None else -1
+            if end == forward.start + len(seen.text) and self._fits(seen):
+                self.nodes += seen.nodes
+                self.chars += seen.chars
+                self._attach(_copy(seen.value), seen.height, _line(forward.events[0]))
+                return
+        self._replay(forward)
+
+    def _fits(self, seen: _Repeat) -> bool:
+        """Whether charging the value node by node would have accepted every node: the checks of
+        `_charge` against the totals, which only grow, and the value's deepest level."""
+        item = self.item
+        assert item is not None
+        limits, budget = self.limits, self.budget
+        used_nodes = self.nodes + seen.nodes - item.n0
+        used_chars = self.chars + seen.chars - item.c0
+        return (
+            len(self.stack) - item.base + seen.height - 2 <= limits.depth
+            and used_nodes <= limits.nodes
+            and used_chars <= limits.chars
+            and used_nodes <= budget.nodes
+            and used_chars <= budget.chars
+        )
+
+    def _replay(self, forward: _Forward) -> None:
+        """Reads the events counted through so far the usual way; the rest follow as they come."""
+        self.forward = None
+        first, *rest = forward.events
+        self._start(first, repeats=False)  # type: ignore[arg-type]
+        for event in rest:
+            self._feed(event)
 
     # --- structure --------------------------------------------------------------------------------
 
@@ -616,6 +775,7 @@ class _Reader:
         self._add_flaw(self.item, Flaw(path, message))
 
     def _name(self, anchor: str, value: Any, line: int) -> None:
+        self.marks += 1
         before = self.anchors.get(anchor)
         if before is not None:
             where = f"lines {before.line} and {line}" if isinstance(before, _Anchor) else f"line {line}"
@@ -634,6 +794,16 @@ class _Reader:
             item.flaws.append(flaw)
         else:
             item.more += 1
+
+
+def _copy(value: Any) -> Any:
+    """A remembered value for another item: its lists and mappings new, its scalars (immutable)
+    shared."""
+    if type(value) is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_copy(item) for item in value]
+    return value
 
 
 def _bad_tag(tag: str, line: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jobsched.core import boundedyaml
 from jobsched.core.boundedyaml import (
     YAML_LOADER,
     Budget,
@@ -16,6 +18,7 @@ from jobsched.core.boundedyaml import (
     Limits,
     Refused,
     Unreadable,
+    _Forward,
     load,
     load_all,
 )
@@ -274,3 +277,126 @@ def test_an_item_over_the_budget_at_a_key_is_refused_at_the_item_and_keeps_no_ke
     assert isinstance(item, Refused)
     assert [f.path for f in item.flaws] == [(0,)]
     assert item.value == {"name": "n", "schedule": "s"}
+
+
+# --- items that repeat a field's value, character for character -------------------------------------
+
+TEMPLATE = "\n".join(
+    [
+        "  template:",
+        "    spec:",
+        "      containers:",
+        "      - {name: job, image: busybox, args: [sleep, '30']}",
+        "      tolerations: [{key: virtual-kubelet.io/provider, operator: Exists}]",
+    ]
+)
+
+
+def repeated_entries(count: int, template: str = TEMPLATE) -> str:
+    return "entries:\n" + "".join(f"- name: e{i}\n{template}\n" for i in range(count))
+
+
+def without_repeats(text: str, limits: Limits, shared: Budget, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with monkeypatch.context() as patch:
+        patch.setattr(boundedyaml, "MIN_REPEAT_CHARS", 10**9)  # nothing is ever remembered
+        return load(text, limits, shared, ITEMS)
+
+
+def test_a_repeated_template_is_read_once_and_each_item_gets_its_own_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    forwards: list[Any] = []
+    replays: list[Any] = []
+    monkeypatch.setattr(boundedyaml, "_Forward", lambda *a: forwards.append(a) or _Forward(*a))
+    real_replay = boundedyaml._Reader._replay
+    monkeypatch.setattr(
+        boundedyaml._Reader, "_replay", lambda self, f: replays.append(f) or real_replay(self, f)
+    )
+    text = repeated_entries(50)
+    shared = budget()
+    got = load(text, LIMITS, shared, ITEMS)["entries"]
+    assert got == yaml.safe_load(text)["entries"]
+    assert (len(forwards), len(replays)) == (49, 0)  # every item after the first
+    plain = budget()
+    assert without_repeats(text, LIMITS, plain, monkeypatch) == {"entries": got}
+    assert (shared.nodes, shared.chars) == (plain.nodes, plain.chars)
+    got[0]["template"]["spec"]["containers"][0]["args"].append("changed")
+    assert got[1]["template"]["spec"]["containers"][0]["args"] == ["sleep", "30"]
+    assert got[1]["template"] is not got[2]["template"]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        TEMPLATE.replace("busybox", "&img busybox"),  # an anchor: later items may name it
+        TEMPLATE.replace("job,", "!!str job,"),  # a tag
+        TEMPLATE + "\n    extra: 1",  # the same start, but more after it
+        "  pad: [1, 2, 3, 4, 5, 6, 7, 8]\n" + TEMPLATE,  # the same value, but the item goes over its limits
+    ],
+)
+def test_an_item_that_only_starts_like_a_remembered_value_is_read_the_usual_way(
+    second: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = "entries:\n" + f"- name: a\n{TEMPLATE}\n- name: b\n{second}\n- name: c\n  image: *img\n"
+    limits = Limits(nodes=27, chars=10_000, depth=10)
+    want_budget, got_budget = budget(), budget()
+    try:
+        want: Any = without_repeats(text, limits, want_budget, monkeypatch)
+    except Unreadable as exc:
+        want = exc.flaw
+    try:
+        got: Any = load(text, limits, got_budget, ITEMS)
+    except Unreadable as exc:
+        got = exc.flaw
+    assert repr(got) == repr(want)
+    assert (got_budget.nodes, got_budget.chars) == (want_budget.nodes, want_budget.chars)
+
+
+pod_like = st.recursive(
+    st.sampled_from(["busybox", "sleep", 30, True, None, "", "100m"]),
+    lambda kids: (
+        st.lists(kids, min_size=1, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["spec", "args", "image", "name", "a", "b"]), kids, min_size=1, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(pod_like, min_size=1, max_size=3),
+    st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.booleans()), min_size=1, max_size=8),
+    st.booleans(),
+    st.integers(5, 120),
+    st.integers(1, 6),
+    st.integers(20, 600),
+)
+def test_repeats_read_as_they_would_without_them(
+    pool: list[Any], picks: list[tuple[int, int, bool]], flow: bool, nodes: int, depth: int, left: int
+) -> None:
+    """Entries drawn from a few templates, some aliased (one object dumped twice), with small limits and
+    budgets so that some are refused: remembering values changes nothing, flaws and budget included."""
+    entries = []
+    for n, (pick, pad, alias) in enumerate(picks):
+        template = pool[pick % len(pool)]
+        entries.append(
+            {"name": f"e{n}", "pad": list(range(pad)), "t": template if alias else copy.deepcopy(template)}
+        )
+    text = yaml.safe_dump({"entries": entries}, default_flow_style=flow, sort_keys=False)
+    limits = Limits(nodes=nodes, chars=10_000, depth=depth)
+    results = []
+    for min_chars in (0, 10**9):
+        saved = boundedyaml.MIN_REPEAT_CHARS
+        setattr(boundedyaml, "MIN_REPEAT_CHARS", min_chars)  # noqa: B010 (a Final, changed for the test)
+        try:
+            shared = budget(nodes=left)
+            try:
+                got: Any = load(text, limits, shared, ITEMS)
+            except Unreadable as exc:
+                got = exc.flaw
+            results.append((repr(got), shared.nodes, shared.chars))
+        finally:
+            setattr(boundedyaml, "MIN_REPEAT_CHARS", saved)  # noqa: B010
+    assert results[0] == results[1]
