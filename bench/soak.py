@@ -33,7 +33,6 @@ It stops every process it started and deletes what it made on any exit (Ctrl-C a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
@@ -315,8 +314,10 @@ class Soak:
                         await delete_namespace(client, self.namespace)
                     except Exception as err:
                         say(f"[soak] cleaning up namespace {self.namespace} failed: {err}")
-                    with contextlib.suppress(Exception):
+                    try:
                         await delete_nodes(client, f"{BENCH_LABEL}=true")
+                    except Exception as err:
+                        say(f"[soak] deleting the soak's nodes failed: {err}")
         document["environment"] = env
         return document
 

@@ -330,8 +330,11 @@ class Harness:
                     curves.setdefault(system.name, []).append(curve)
             runs = {name: aggregate(done) for name, done in repeats.items()}
         finally:
-            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                await delete_nodes(self.client, f"{BENCH_LABEL}=true")
+            with anyio.CancelScope(shield=True):
+                try:
+                    await delete_nodes(self.client, f"{BENCH_LABEL}=true")
+                except Exception as err:  # the figures stand; the leftovers are said
+                    options.say(f"[bench] deleting the bench's nodes failed: {err}")
         scenario_doc = scenario.to_json()
         scenario_doc["fire_at"] = first_fire or scenario_doc["fire_at"]
         scenario_doc["systems"] = list(options.systems)

@@ -76,15 +76,22 @@ class CleanupIncomplete(Exception):
 
 
 async def delete_collection(
-    client: KubeClient, path: str, deadline: float, request_timeout: str = DELETE_COLLECTION_TIMEOUT
+    client: KubeClient,
+    path: str,
+    deadline: float,
+    request_timeout: str = DELETE_COLLECTION_TIMEOUT,
+    label_selector: str = "",
 ) -> int:
-    """DELETEs every object of a collection, again until the apiserver says it is done; returns the calls.
+    """DELETEs every object of a collection (those label_selector matches, if given), again until the
+    apiserver says it is done; returns the calls.
 
     One DeleteCollection deletes objects one at a time and stops at its timeout: on 2 CPUs about 9,000
     running pods in 60 s. What it had not reached then stays, so the call is repeated until it answers
     2xx (or 404: the namespace is gone). Raises CleanupIncomplete at the deadline.
     """
     params = {"gracePeriodSeconds": "0", "propagationPolicy": "Background", "timeout": request_timeout}
+    if label_selector:
+        params["labelSelector"] = label_selector
     calls = 0
     while True:
         calls += 1
@@ -158,8 +165,12 @@ async def list_nodes(client: KubeClient, label_selector: str = "") -> list[dict[
     return list(reply.get("items") or [])
 
 
-async def delete_nodes(client: KubeClient, label_selector: str) -> None:
-    await client.request("DELETE", "/api/v1/nodes", params={"labelSelector": label_selector}, timeout=120)
+async def delete_nodes(client: KubeClient, label_selector: str, within_s: float = CLEANUP_WITHIN_S) -> None:
+    """Deletes the nodes label_selector matches, as `delete_collection` does (CleanupIncomplete when
+    some are still there at the deadline)."""
+    await delete_collection(
+        client, "/api/v1/nodes", time.monotonic() + within_s, label_selector=label_selector
+    )
 
 
 async def wait_nodes_ready(client: KubeClient, label_selector: str, count: int, within_s: float) -> None:

@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -251,13 +251,18 @@ class StormRun:
             await anyio.sleep(LEASE_POLL_S)
 
     async def tear_down(self) -> None:
-        with contextlib.suppress(Exception):
-            await delete_namespace(self.client, self.namespace)
-        with contextlib.suppress(Exception):
-            await delete_nodes(self.client, f"{CHAOS_LABEL}={self.id}")
-        with contextlib.suppress(Exception):
-            path = f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NAMESPACE}/leases/{self.lease}"
-            await self.client.request("DELETE", path)
+        """Deletes what the run made; a step that fails is noted in the result (the next still runs)."""
+        lease = f"/apis/coordination.k8s.io/v1/namespaces/{LEASE_NAMESPACE}/leases/{self.lease}"
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            (f"namespace {self.namespace}", lambda: delete_namespace(self.client, self.namespace)),
+            ("nodes", lambda: delete_nodes(self.client, f"{CHAOS_LABEL}={self.id}")),
+            (f"lease {self.lease}", lambda: self.client.request("DELETE", lease)),
+        ]
+        for what, step in steps:
+            try:
+                await step()
+            except Exception as err:
+                self.observed.notes.append(f"clean-up: deleting the {what} failed: {err}")
 
     # --- the run -----------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
-"""The harness's namespace clean-up leaves nothing behind, even when one DeleteCollection stops at its
-timeout part-way (as deleting 10,000 running pods does at the apiserver's 60 s): checked against a real
-apiserver with the timeout made tiny. Time bounds are hang guards."""
+"""The harness's clean-up (namespaces, nodes) leaves nothing behind, even when one DeleteCollection
+stops at its timeout part-way (as deleting 10,000 running pods does at the apiserver's 60 s): checked
+against a real apiserver with the timeout made tiny. Time bounds are hang guards."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import time
 
 import pytest
 
-from bench.lib.kubeops import create_all, create_namespace, delete_collection, delete_namespace
+from bench.lib.kubeops import (
+    create_all,
+    create_namespace,
+    delete_collection,
+    delete_namespace,
+    delete_nodes,
+    list_nodes,
+)
 from bench.lib.manifests import bench_pod
 from jobsched.core.vocabulary import TRACKING_FINALIZER
 from jobsched.kube.client import KubeClient
@@ -47,3 +54,23 @@ async def test_delete_namespace_leaves_no_pod_and_no_namespace(kube: KubeClient)
     await delete_namespace(kube, namespace)
     assert (await kube.request("GET", f"/api/v1/namespaces/{namespace}")).status == 404
     assert await _pods_left(kube, namespace) == 0
+
+
+async def test_delete_nodes_deletes_the_nodes_its_selector_matches_and_no_other(kube: KubeClient) -> None:
+    run = f"{time.monotonic_ns() % 10**9}"
+
+    def node(name: str, group: str) -> dict[str, object]:
+        labels = {"cleanup-test": run, "cleanup-group": group}
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": f"cleanup-{run}-{name}", "labels": labels},
+        }
+
+    nodes = [node(f"a{i:03d}", "gone") for i in range(100)] + [node(f"b{i}", "kept") for i in range(5)]
+    await create_all(kube, "/api/v1/nodes", nodes)
+    await delete_nodes(kube, f"cleanup-test={run},cleanup-group=gone")
+    left = await list_nodes(kube, f"cleanup-test={run}")
+    assert sorted(n["metadata"]["labels"]["cleanup-group"] for n in left) == ["kept"] * 5
+    await delete_nodes(kube, f"cleanup-test={run}")
+    assert await list_nodes(kube, f"cleanup-test={run}") == []
