@@ -72,7 +72,8 @@ RETRY_S = 1.0
 
 
 class CleanupIncomplete(Exception):
-    """A namespace's contents were not all gone by the deadline; the namespace is left in place."""
+    """What a clean-up deleted (a namespace's contents, nodes) was not all gone by the deadline; a
+    namespace is then left in place."""
 
 
 async def delete_collection(
