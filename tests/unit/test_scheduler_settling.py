@@ -1,6 +1,7 @@
 """Writes that can wait hold back until a burst's pods run: the scheduler's `busy()` stays true from a
-slot pod's Binding until the pod watch shows it started (or gone), and at most settleSeconds. No I/O:
-the scheduler is fed records as its pod watch would feed them."""
+slot pod's bind request until the pod watch shows it started (or gone), and at most settleSeconds. No
+I/O: the scheduler is fed records as its pod watch would feed them, and bind requests are taken off the
+bind workers' stream by hand."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import anyio
 from jobsched.core.convert import PodRecord
 from jobsched.runtime.metrics import Metrics
 from jobsched.runtime.parts import Parts
+from jobsched.runtime.scheduling.queue import Tracked
 from jobsched.runtime.scheduling.scheduler import Scheduler
 from jobsched.settings import SchedulingSettings, Settings
 
@@ -34,12 +36,19 @@ def scheduler(settle_s: float = 120.0) -> Scheduler:
     return s
 
 
+def send_to_bind(s: Scheduler, t: Tracked) -> None:
+    """As the scheduler sends a placed pod at its fire time; a bind worker then takes it (its request is
+    in flight, which `busy()` does not count here)."""
+    s._submit(t)
+    assert s.binder._receive.receive_nowait() is t
+
+
 async def test_busy_from_a_slot_pods_binding_until_it_runs() -> None:
     s = scheduler()
     pod = record("Pending", node="").pod
     t = s.queue.add(pod, ("virtual",), fire_at=time.time() - 1)
     assert not s.busy()
-    s._bound(t)
+    send_to_bind(s, t)
     assert s.busy()
     s.pod_changed("MODIFIED", record("Pending"))  # bound, not started yet
     assert s.busy()
@@ -50,19 +59,33 @@ async def test_busy_from_a_slot_pods_binding_until_it_runs() -> None:
 async def test_a_pod_without_a_slot_does_not_hold_writes_and_a_deleted_one_settles() -> None:
     s = scheduler()
     plain = s.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=None)
-    s._bound(plain)
+    send_to_bind(s, plain)
     assert not s.busy()
     slot = s.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=time.time())
-    s._bound(slot)
+    send_to_bind(s, slot)
     assert s.busy()
     s.pod_changed("DELETED", record("Pending"))
     assert not s.busy()
 
 
+async def test_a_pod_seen_running_or_failed_before_its_bind_reply_does_not_hold_writes() -> None:
+    """A provider can start or refuse a pod within milliseconds of its Binding, so the watch may report
+    it before the bind worker reads the reply; the reply must not mark it unsettled again."""
+    for phase in ("Running", "Failed"):
+        s = scheduler()
+        t = s.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=time.time() - 1)
+        send_to_bind(s, t)
+        assert s.busy()
+        s.pod_changed("MODIFIED", record(phase))
+        assert not s.busy(), phase
+        s.binder._bound(t)  # the bind's reply, read after the watch event
+        assert not s.busy(), phase
+
+
 async def test_a_pod_that_never_starts_holds_writes_at_most_settle_seconds() -> None:
     s = scheduler(settle_s=0.2)
     t = s.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=time.time())
-    s._bound(t)
+    send_to_bind(s, t)
     assert s.busy()
     await anyio.sleep(0.25)
     assert not s.busy()
@@ -78,7 +101,7 @@ async def test_the_cron_engines_deferred_writes_wait_for_the_schedulers_burst_to
     parts.scheduler.pods_replaced([])
     assert not parts.engine.holding()
     t = parts.scheduler.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=time.time() - 1)
-    parts.scheduler._bound(t)
+    send_to_bind(parts.scheduler, t)
     assert not parts.engine.busy()  # no storm of its own near
     assert parts.engine.holding()
     parts.scheduler.pod_changed("MODIFIED", record("Running"))

@@ -41,7 +41,6 @@ class BindCycle:
         *,
         route: Callable[[Tracked, int], None],
         park: Callable[[Tracked], None],
-        bound: Callable[[Tracked], None] = lambda t: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
@@ -52,7 +51,6 @@ class BindCycle:
         self._profile = profile
         self._route = route
         self._park = park
-        self._on_bound = bound
         self._clock = clock
         self._in_flight = 0
         self._send: MemoryObjectSendStream[Tracked]
@@ -107,7 +105,6 @@ class BindCycle:
         self._park(t)
 
     def _bound(self, t: Tracked) -> None:
-        self._on_bound(t)
         pod = t.pod
         self._metrics.schedule_attempts.labels("scheduled", self._profile).inc()
         now = self._clock()

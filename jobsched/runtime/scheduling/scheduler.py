@@ -76,12 +76,11 @@ class Scheduler:
             settings.scheduler_name,
             route=self._route,
             park=self._park,
-            bound=self._bound,
             clock=clock,
         )
         self.deferred = DeferredWrites(client, events, self.busy, self.queue.current)
         self._known: set[str] = set()  # uids of pods counted in the cache or tracked by the queue
-        self._unsettled: dict[str, float] = {}  # slot pods bound, not yet started: uid -> when bound
+        self._unsettled: dict[str, float] = {}  # slot pods sent to bind, not yet started: uid -> since
         self._nodes_synced = False
         self._node_removals = 0  # nodes gone so far (the cron engine's node-loss sweep looks when it grows)
         self._pods_synced = False
@@ -113,7 +112,7 @@ class Scheduler:
         return first is not None and first - self.clock() < self._tuning.burst_guard_s
 
     def _settling(self) -> bool:
-        """Pods of a burst are bound but not yet started (for at most settleSeconds after their bind)."""
+        """Pods of a burst are being bound or bound but not yet started (for at most settleSeconds)."""
         unsettled = self._unsettled
         if not unsettled:
             return False
@@ -122,10 +121,15 @@ class Scheduler:
             del unsettled[next(iter(unsettled))]  # oldest first: dicts keep insertion order
         return bool(unsettled)
 
-    def _bound(self, t: Tracked) -> None:
-        """The binder's report: a slot pod is bound; the burst is settled once it runs."""
+    def _submit(self, t: Tracked) -> None:
+        """Sends a placed pod to the bind workers. A slot pod counts as unsettled from now, not from the
+        bind's reply: the watch can show it Running or Failed before the reply is read, and a mark made
+        after that event would hold every deferred write for settleSeconds."""
         if t.fire_at is not None:
-            self._unsettled[t.pod.uid] = time.monotonic()
+            uid = t.pod.uid
+            self._unsettled.pop(uid, None)  # re-inserted last: the dict stays oldest first
+            self._unsettled[uid] = time.monotonic()
+        self.binder.submit(t)
 
     # --- the node watch ----------------------------------------------------------------------------
 
@@ -283,7 +287,7 @@ class Scheduler:
             assert t.fire_at is not None
             self.gate.hold(t.pod.uid, t.fire_at)
         else:
-            self.binder.submit(t)
+            self._submit(t)
 
     def _release(self, uid: str) -> None:
         """The gate's call at a pod's fire time: bind it, unless its node stopped fitting since."""
@@ -291,7 +295,7 @@ class Scheduler:
         if t is None or t.state is not PodState.GATED:
             return  # gone, bound by someone else, or placed again (a stale gate entry)
         if self._still_fits(t):
-            self.binder.submit(t)
+            self._submit(t)
         else:  # its node went NotReady, was cordoned or tainted since placement: place again
             self.cache.forget(uid)
             self._route(t, 0)
