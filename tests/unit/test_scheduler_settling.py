@@ -82,6 +82,21 @@ async def test_a_pod_seen_running_or_failed_before_its_bind_reply_does_not_hold_
         assert not s.busy(), phase
 
 
+async def test_a_slot_pod_whose_bind_fails_does_not_hold_writes() -> None:
+    """Its bind was sent, but the reply refused it (or its node went away first): the pod goes back to
+    the queue unbound and, however often that repeats, holds nothing while it waits."""
+    s = scheduler()
+    t = s.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=time.time() - 1)
+    for _ in range(3):
+        send_to_bind(s, t)
+        assert s.busy()
+        s._park(t)  # what the bind worker does with a failed bind
+        assert not s.busy()
+    send_to_bind(s, t)
+    s._route(t, 0)  # what it does when the pod's node is gone before the bind
+    assert not s.busy()
+
+
 async def test_a_pod_that_never_starts_holds_writes_at_most_settle_seconds() -> None:
     s = scheduler(settle_s=0.2)
     t = s.queue.add(record("Pending", node="").pod, ("virtual",), fire_at=time.time())

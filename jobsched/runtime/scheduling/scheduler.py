@@ -220,10 +220,12 @@ class Scheduler:
     # --- placement ---------------------------------------------------------------------------------
 
     def _route(self, t: Tracked, step: int) -> None:
+        self._unsettled.pop(t.pod.uid, None)  # back in the queue: not being bound (its next bind marks it)
         if not self.queue.route(t, step):
             self._park(t)
 
     def _park(self, t: Tracked) -> None:
+        self._unsettled.pop(t.pod.uid, None)  # a failed bind: the pod waits unbound, holding nothing
         self.metrics.schedule_attempts.labels("unschedulable", self.settings.scheduler_name).inc()
         if self.queue.park(t):
             self.deferred.unschedulable(t)
