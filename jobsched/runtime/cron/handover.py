@@ -54,6 +54,33 @@ CHECK_PERIOD_S = 1.0
 UNMANAGED_STATE_S = 10.0  # a handed-back CronJob's status is read at most this often
 
 
+class StagingTouches:
+    """CronJobs with a Job being staged, and whether one was touched meanwhile. The keeper skips a Job in
+    flight, so a touch then (the CronJob suspended or its schedule edited) is repeated after the stage."""
+
+    def __init__(self) -> None:
+        self._staging: dict[Key, int] = {}  # (namespace, CronJob) -> stages in flight
+        self._touched: set[Key] = set()
+
+    def begin(self, cronjob: Key) -> None:
+        self._staging[cronjob] = self._staging.get(cronjob, 0) + 1
+
+    def touched(self, cronjob: Key) -> None:
+        if cronjob in self._staging:
+            self._touched.add(cronjob)
+
+    def end(self, cronjob: Key) -> bool:
+        """Whether the CronJob was touched since a stage of it began (then it is to be touched again)."""
+        left = self._staging.pop(cronjob) - 1
+        if left:
+            self._staging[cronjob] = left
+        if cronjob not in self._touched:
+            return False
+        if not left:
+            self._touched.discard(cronjob)
+        return True
+
+
 class Handover:
     def __init__(
         self,
@@ -80,6 +107,7 @@ class Handover:
         self._clock = clock
         self._limiter = anyio.CapacityLimiter(settings.cron.housekeeping_in_flight)
         self.in_flight: set[Key] = set()  # (namespace, Job name) being staged: the keeper leaves them be
+        self._staging = StagingTouches()
         self._dirty: set[Key] = set()  # (namespace, CronJob) to re-check
         self._wake = anyio.Event()
         self._unmanaged: dict[Key, tuple[float, CronJobState | None]] = {}
@@ -89,6 +117,7 @@ class Handover:
         return slot - self._margin
 
     def touch(self, key: Key) -> None:
+        self._staging.touched(key)
         self._dirty.add(key)
         self._wake.set()
 
@@ -114,12 +143,15 @@ class Handover:
             return False, "exists"  # staged by an earlier leader; the keeper finishes it
         if entry.concurrency_policy == "Forbid" and forbid_blocks(state, mine.values(), slot):
             return True, None  # until the earlier run ends, or the native controller's turn comes
-        key = (entry.namespace, name)
+        key, cronjob = (entry.namespace, name), (entry.namespace, entry.name)
         self.in_flight.add(key)
+        self._staging.begin(cronjob)
         try:
             return await self._stage(entry, slot, state, now, timing)
         finally:
             self.in_flight.discard(key)
+            if self._staging.end(cronjob):
+                self.touch(cronjob)
 
     async def _stage(
         self, entry: CronEntry, slot: datetime, state: CronJobState, now: datetime, timing: ClaimTiming
