@@ -7,6 +7,8 @@ never holds up a watch.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +17,40 @@ from jobsched.core.cronjobclaims import AdoptedJob, adopted_job
 from jobsched.core.cronruns import RunRecord, RunState, run_from_job, run_from_pod
 
 Key = tuple[str, str]  # (namespace, name)
+
+# How long a deleted object's UID is remembered: longer than any one request (30 s), so the reply to the
+# create that made it cannot outlive the memory of its deletion.
+GONE_FOR_S = 120.0
+
+
+class RecentlyGone:
+    """The UIDs the watch has shown deleted in the last `GONE_FOR_S`. A create's reply can be read
+    after the watch has shown the object created and deleted; without this, remembering that reply
+    would bring back a run that no longer exists, until the next relist."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._order: deque[tuple[float, str]] = deque()  # (when seen deleted, uid), oldest first
+        self._uids: set[str] = set()
+
+    def add(self, uid: str) -> None:
+        now = self._clock()
+        self._expire(now)
+        if not uid or uid in self._uids:
+            return
+        self._order.append((now, uid))
+        self._uids.add(uid)
+
+    def __contains__(self, uid: str) -> bool:
+        self._expire(self._clock())
+        return uid in self._uids
+
+    def __len__(self) -> int:
+        return len(self._uids)
+
+    def _expire(self, now: float) -> None:
+        while self._order and now - self._order[0][0] >= GONE_FOR_S:
+            self._uids.discard(self._order.popleft()[1])
 
 
 class NamespaceStore:
@@ -43,12 +79,13 @@ class RunStore:
     """The runs of every entry, by (namespace, entry label), plus tracked pods awaiting the release of
     their finalizer (finished or being deleted, still carrying jobsched.io/tracking)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.runs: dict[Key, dict[str, RunRecord]] = {}
         self.changed: set[Key] = set()  # (namespace, entry label) of groups changed since last drained
         self.failed: dict[str, RunRecord] = {}  # uid -> run, the runs that failed (a small index to sweep)
         self.to_release: dict[str, RunRecord] = {}  # uid -> run
         self.listed = False  # its watch has listed once
+        self.gone = RecentlyGone(clock)
 
     def clear(self) -> None:
         """Starts over from a (re)list."""
@@ -89,13 +126,15 @@ class RunStore:
         if run is None:
             return
         if event_type == "DELETED":
+            self.gone.add(run.uid)
             self.remove(run)
         else:
             self.put(run)
 
     def remember(self, run: RunRecord) -> None:
-        """Adds a run this process just created, unless the watch already has a newer view."""
-        if run.name not in self.of(run.namespace, run.entry_label):
+        """Adds a run this process just created, unless the watch already has a newer view: the run
+        itself, or its deletion."""
+        if run.uid not in self.gone and run.name not in self.of(run.namespace, run.entry_label):
             self.put(run)
 
     def of(self, namespace: str, entry_label: str) -> dict[str, RunRecord]:
@@ -110,8 +149,12 @@ class PodRuns(RunStore):
     """The slot pods, from the process's one pod watch (records decoded once, shared). The pods of slot
     Jobs are not runs (the Job is), but when they appear is measured: `job_pod` hears of each."""
 
-    def __init__(self, job_pod: Callable[[str, PodRecord], None] = lambda event, record: None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        job_pod: Callable[[str, PodRecord], None] = lambda event, record: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(clock)
         self._job_pod = job_pod
 
     def pods_replaced(self, records: list[PodRecord]) -> None:
@@ -132,8 +175,10 @@ class JobRuns(RunStore):
     """The slot Jobs, from the Job watch; those of adopted CronJobs also by CronJob, as the hand-over
     reads them (`adopted`), with `touched` told which CronJob's Jobs changed."""
 
-    def __init__(self, touched: Callable[[Key], None] = lambda key: None) -> None:
-        super().__init__()
+    def __init__(
+        self, touched: Callable[[Key], None] = lambda key: None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(clock)
         self.adopted: dict[Key, dict[str, AdoptedJob]] = {}  # (namespace, cronjob) -> name -> Job
         self._touched = touched
 
@@ -170,6 +215,8 @@ class JobRuns(RunStore):
         return self.adopted.get((namespace, cronjob), {})
 
     def remember_adopted(self, job: AdoptedJob) -> None:
-        """Adds a Job this process just created, unless the watch already has it."""
+        """Adds a Job this process just created, unless the watch already has it or has shown it deleted."""
+        if job.uid in self.gone:
+            return
         group = self.adopted.setdefault((job.namespace, job.cronjob), {})
         group.setdefault(job.name, job)
