@@ -15,7 +15,9 @@ the collector, so the wait holds only the odd cycle (an exception's traceback) a
 Even idle, a full collection every period would walk that state again to find it still alive. So each
 one ends with gc.freeze(): what survived is set aside, and the next walks only what came since. Objects
 set aside are still freed by reference counting; only a cycle through one of them waits for the
-thorough collection (unfreeze, collect, freeze), which runs every FULL_AT_LEAST_EVERY_S, idle or not.
+thorough collection (unfreeze, collect, freeze), which walks everything (78 ms with 10,000 parsed entries):
+it runs at the first idle pass once FULL_AT_LEAST_EVERY_S have passed, so it does not stall a storm's
+binds, and in a process that is never idle once twice that has passed.
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ async def tidy_while_idle(
 ) -> None:
     """Runs until cancelled: every period_s, unless a storm is near or running, a full collection (if
     the old generation grew) and then a heap trim (the collection frees what the trim can return).
-    Every full_every_s, idle or not, the collection is a thorough one."""
+    Once full_every_s have passed, the next idle collection is a thorough one; once twice that has
+    passed, it runs busy or not."""
     trim = trim or glibc_trim()
     if trim is None:
         log.info("malloc_trim unavailable; freed heap stays with the process")
@@ -112,7 +115,8 @@ async def tidy_while_idle(
     while True:
         await anyio.sleep(period_s)
         idle = not busy()
-        if clock() - thorough_at >= full_every_s:
+        since = clock() - thorough_at
+        if since >= full_every_s and (idle or since >= 2 * full_every_s):
             thorough()
             thorough_at = clock()
         elif idle:

@@ -62,11 +62,18 @@ async def test_collects_and_trims_only_while_nothing_is_busy() -> None:
     assert trims == [2, 4]
 
 
-async def test_a_process_never_idle_still_collects_thoroughly_when_overdue_but_never_trims() -> None:
-    collections, thorough, trims = await _tidy([True] * 7, full_every_s=3.0)
+async def test_a_process_never_idle_still_collects_thoroughly_when_twice_overdue_but_never_trims() -> None:
+    collections, thorough, trims = await _tidy([True] * 13, full_every_s=3.0)
     assert collections == []
-    assert thorough == [3, 6]
+    assert thorough == [6, 12]
     assert trims == []
+
+
+async def test_a_thorough_collection_due_in_a_storm_waits_for_the_first_idle_pass() -> None:
+    collections, thorough, trims = await _tidy([True, True, True, False, False], full_every_s=2.0)
+    assert thorough == [4]  # due at the second check, busy until the fourth
+    assert collections == [5]
+    assert trims == [4, 5]
 
 
 async def test_an_idle_process_collects_thoroughly_instead_when_overdue() -> None:
