@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobsched.core.convert import PodRecord
 from jobsched.core.cronjobclaims import adopted_job
-from jobsched.core.cronruns import run_from_job
+from jobsched.core.cronruns import run_from_job, run_from_pod
 from jobsched.core.vocabulary import ENTRY_LABEL, PREVIOUS_SCHEDULE_ANNOTATION, SCHEDULED_TIME_ANNOTATION
-from jobsched.runtime.cron.stores import GONE_FOR_S, JobRuns, RecentlyGone
+from jobsched.runtime.cron.stores import GONE_FOR_S, JobRuns, PodRuns, RecentlyGone
 
 
 class Clock:
@@ -76,6 +77,26 @@ def test_a_new_object_of_the_same_name_is_remembered_after_the_old_one_was_delet
     reply_of(job("report-1", "uid-2"), store)
     assert store.of("ns", "report")["report-1"].uid == "uid-2"
     assert store.adopted_of("ns", "report")["report-1"].uid == "uid-2"
+
+
+def test_a_slot_pod_deleted_before_its_create_reply_is_read_stays_gone() -> None:
+    store = PodRuns()
+    obj = {
+        "metadata": {
+            "namespace": "ns",
+            "name": "report-29940423",
+            "uid": "pod-uid",
+            "labels": {ENTRY_LABEL: "report"},
+            "annotations": {SCHEDULED_TIME_ANNOTATION: "2026-12-04T00:00:00Z"},
+        },
+        "spec": {},
+    }
+    store.pod_changed("ADDED", PodRecord(obj, {}))
+    store.pod_changed("DELETED", PodRecord(obj, {}))
+    run = run_from_pod(PodRecord(obj, {}))  # what the stager makes of the create's reply
+    assert run is not None
+    store.remember(run)
+    assert store.of("ns", "report") == {}
 
 
 def test_deletions_are_forgotten_after_the_window_oldest_first() -> None:
