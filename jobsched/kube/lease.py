@@ -80,7 +80,15 @@ class LeaderElector:
 
     async def _put(self, lease: dict[str, Any], now: float) -> bool:
         """Writes the lease (its resourceVersion is the precondition); remembers what was written."""
-        updated = await self._client.request("PUT", self._path, lease, timeout=self.config.retry_period_s * 2)
+        try:
+            updated = await self._client.request(
+                "PUT", self._path, lease, timeout=self.config.retry_period_s * 2
+            )
+        except TransportError:
+            # The write may have been carried out with its reply lost: then the resourceVersion we hold
+            # is stale, and the next attempt reads the lease rather than spend a request on a 409.
+            self._written = None
+            raise
         if not updated.ok:
             self._written = None
             return False
