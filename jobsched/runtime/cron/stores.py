@@ -79,13 +79,13 @@ class RunStore:
     """The runs of every entry, by (namespace, entry label), plus tracked pods awaiting the release of
     their finalizer (finished or being deleted, still carrying jobsched.io/tracking)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self) -> None:
         self.runs: dict[Key, dict[str, RunRecord]] = {}
         self.changed: set[Key] = set()  # (namespace, entry label) of groups changed since last drained
         self.failed: dict[str, RunRecord] = {}  # uid -> run, the runs that failed (a small index to sweep)
         self.to_release: dict[str, RunRecord] = {}  # uid -> run
         self.listed = False  # its watch has listed once
-        self.gone = RecentlyGone(clock)
+        self.gone = RecentlyGone()
 
     def clear(self) -> None:
         """Starts over from a (re)list."""
@@ -149,12 +149,8 @@ class PodRuns(RunStore):
     """The slot pods, from the process's one pod watch (records decoded once, shared). The pods of slot
     Jobs are not runs (the Job is), but when they appear is measured: `job_pod` hears of each."""
 
-    def __init__(
-        self,
-        job_pod: Callable[[str, PodRecord], None] = lambda event, record: None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(clock)
+    def __init__(self, job_pod: Callable[[str, PodRecord], None] = lambda event, record: None) -> None:
+        super().__init__()
         self._job_pod = job_pod
 
     def pods_replaced(self, records: list[PodRecord]) -> None:
@@ -175,10 +171,8 @@ class JobRuns(RunStore):
     """The slot Jobs, from the Job watch; those of adopted CronJobs also by CronJob, as the hand-over
     reads them (`adopted`), with `touched` told which CronJob's Jobs changed."""
 
-    def __init__(
-        self, touched: Callable[[Key], None] = lambda key: None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        super().__init__(clock)
+    def __init__(self, touched: Callable[[Key], None] = lambda key: None) -> None:
+        super().__init__()
         self.adopted: dict[Key, dict[str, AdoptedJob]] = {}  # (namespace, cronjob) -> name -> Job
         self._touched = touched
 
